@@ -1,0 +1,240 @@
+"""Review requests and labeled cases: the models of shared/case-format.md and their loaders.
+
+One case per YAML/JSON file, many per JSON Lines file. A bad file (or JSONL line) becomes a
+``CaseFileError`` naming the file and the field path; the other cases of a batch still load.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.errors import CaseFileError
+
+CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
+
+RED_FLAG_IDS = (
+    "cauda_equina",
+    "progressive_neuro_deficit",
+    "infection",
+    "malignancy",
+    "fracture",
+    "myelopathy",
+)
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+    unknown = "unknown"
+
+
+class Urgency(StrEnum):
+    standard = "standard"
+    expedited = "expedited"
+
+
+class Decision(StrEnum):
+    """approve: criteria met; deny: recommend adverse determination; refer: route to a physician."""
+
+    approve = "approve"
+    deny = "deny"
+    refer = "refer"
+
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+ProcedureCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{4,7}$", description="CPT/HCPCS code")]
+
+
+class Patient(BaseModel):
+    model_config = _STRICT
+    age: int = Field(ge=0, le=130, description="Age in whole years")
+    sex: Sex = Sex.unknown
+
+
+class Procedure(BaseModel):
+    model_config = _STRICT
+    code: ProcedureCode
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_as_string(cls, value: Any) -> Any:
+        # YAML turns an unquoted 72148 into an int; the code is the same, so accept it as text.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Request(BaseModel):
+    model_config = _STRICT
+    patient: Patient
+    procedures: list[Procedure] = Field(min_length=1)
+    diagnoses: list[str] = Field(default_factory=list)
+    urgency: Urgency = Urgency.standard
+    note_date: date | None = None
+    clinical_notes: str = Field(min_length=1)
+
+    @property
+    def codes(self) -> list[str]:
+        """Requested codes in request order, without duplicates."""
+        return list(dict.fromkeys(p.code for p in self.procedures))
+
+
+class Expected(BaseModel):
+    model_config = _STRICT
+    decisions: dict[str, Decision]
+    red_flags: list[str] = Field(default_factory=list)
+    alternatives: dict[str, str] = Field(default_factory=dict)
+    notes: str | None = None
+
+    @field_validator("red_flags")
+    @classmethod
+    def _known_flags(cls, flags: list[str]) -> list[str]:
+        unknown = [f for f in flags if f not in RED_FLAG_IDS]
+        if unknown:
+            raise ValueError(f"unknown red-flag id(s) {unknown}; known ids: {', '.join(RED_FLAG_IDS)}")
+        return flags
+
+    @field_validator("decisions", "alternatives", mode="before")
+    @classmethod
+    def _codes_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): (str(v) if isinstance(v, int) else v) for k, v in value.items()}
+        return value
+
+
+class Case(BaseModel):
+    """One review request; a labeled evaluation case also carries ``expected``."""
+
+    model_config = _STRICT
+    id: str = Field(pattern=r"^[A-Za-z0-9._-]+$", min_length=1)
+    request: Request
+    expected: Expected | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_string(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+def _field_path(loc: Iterable[int | str]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def case_from_data(data: Any, source: str) -> Case:
+    """Validate parsed data as a Case; errors name ``source`` and the field, never note text."""
+    if not isinstance(data, dict):
+        raise CaseFileError(source, "", f"expected a mapping with id and request, got {type(data).__name__}")
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = _field_path(err["loc"])
+        problem = err["msg"]
+        value = err.get("input")
+        if "clinical_notes" not in field and isinstance(value, str | int | float) and len(str(value)) <= 40:
+            problem += f" (got {value!r})"
+        more = len(exc.errors()) - 1
+        if more:
+            problem += f"; and {more} more problem(s)"
+        raise CaseFileError(source, field, problem) from None
+
+
+def _parse_file(path: Path) -> list[tuple[str, Any]]:
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseFileError(path, "", f"cannot read file: {exc.__class__.__name__}") from None
+    if suffix == ".jsonl":
+        items = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append((f"{path}:{lineno}", json.loads(line)))
+            except json.JSONDecodeError as exc:
+                items.append((f"{path}:{lineno}", CaseFileError(f"{path}:{lineno}", "", f"invalid JSON ({exc.msg})")))
+        return items
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise CaseFileError(path, "", f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise CaseFileError(path, "", f"invalid YAML{where}") from None
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        from agent.fhir import case_from_bundle
+
+        return [(str(path), case_from_bundle(data, source=str(path)))]
+    return [(str(path), data)]
+
+
+def iter_case_files(paths: Iterable[Path | str]) -> Iterator[Path]:
+    """Expand directories (recursively, sorted) into case files; plain files pass through."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CASE_SUFFIXES)
+        else:
+            yield path
+
+
+class LoadResult(BaseModel):
+    """Cases that loaded and the files (or lines) that did not."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    cases: list[Case] = Field(default_factory=list)
+    sources: dict[str, str] = Field(default_factory=dict, description="case id -> file it came from")
+    errors: list[CaseFileError] = Field(default_factory=list)
+
+
+def load_cases(paths: Iterable[Path | str]) -> LoadResult:
+    """Load every case under ``paths``; collect errors instead of stopping at the first."""
+    result = LoadResult()
+    for path in iter_case_files(paths):
+        if not path.exists():
+            result.errors.append(CaseFileError(path, "", "no such file or directory"))
+            continue
+        try:
+            items = _parse_file(path)
+        except CaseFileError as exc:
+            result.errors.append(exc)
+            continue
+        for source, data in items:
+            if isinstance(data, CaseFileError):
+                result.errors.append(data)
+                continue
+            try:
+                case = data if isinstance(data, Case) else case_from_data(data, source)
+            except CaseFileError as exc:
+                result.errors.append(exc)
+                continue
+            if case.id in result.sources:
+                result.errors.append(
+                    CaseFileError(source, "id", f"duplicate case id {case.id!r} (first in {result.sources[case.id]})")
+                )
+                continue
+            result.sources[case.id] = source
+            result.cases.append(case)
+    return result
+
+
+def load_case(path: Path | str) -> Case:
+    """Load exactly one case; raise ``CaseFileError`` if the file is bad or holds several."""
+    result = load_cases([path])
+    if result.errors:
+        raise result.errors[0]
+    if len(result.cases) != 1:
+        raise CaseFileError(path, "", f"expected one case, found {len(result.cases)}")
+    return result.cases[0]

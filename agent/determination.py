@@ -1,0 +1,157 @@
+"""The Determination: the structured, cited recommendation for every requested code.
+
+Every backend (rules engine or LLM) produces this model; the validator checks any instance of it.
+A ``deny`` is a recommendation for an adverse determination until a physician reviewer signs it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.cases import Decision
+
+RECOMMENDATION_NOTICE = (
+    "Recommendation only. An adverse determination (deny) becomes final only when a physician "
+    "reviewer signs it."
+)
+
+
+class CriterionStatus(StrEnum):
+    met = "met"
+    not_met = "not_met"
+    not_documented = "not_documented"
+
+
+class NoteQuote(BaseModel):
+    """Verbatim text from the clinical note, with its character span when known."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1)
+    start: int | None = Field(default=None, ge=0)
+    end: int | None = Field(default=None, ge=0)
+
+
+class GuidelineCitation(BaseModel):
+    """A verbatim quote from one knowledge-base chunk."""
+
+    model_config = ConfigDict(extra="forbid")
+    chunk_id: str = Field(min_length=1)
+    quote: str = Field(min_length=1)
+    document_title: str | None = None
+    section: str | None = None
+
+
+class CriterionFinding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    criterion_id: str
+    label: str
+    status: CriterionStatus
+    required: bool = True
+    note_quotes: list[NoteQuote] = Field(default_factory=list)
+    citation: GuidelineCitation | None = None
+    explanation: str = ""
+
+
+class CodeDetermination(BaseModel):
+    """The recommendation for one requested code."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str
+    description: str | None = None
+    region: str | None = None
+    decision: Decision
+    topic_id: str | None = None
+    topic_title: str | None = None
+    variant_id: str | None = None
+    variant_title: str | None = None
+    rating: str | None = Field(default=None, description="UA, MBA or UNA for the requested procedure")
+    criteria: list[CriterionFinding] = Field(default_factory=list)
+    red_flags_present: list[str] = Field(default_factory=list, description="red flags bearing on this region")
+    missing_documentation: list[str] = Field(default_factory=list)
+    decision_changing_red_flags: list[str] = Field(
+        default_factory=list, description="red flags that, if documented, would change the recommendation"
+    )
+    alternative_code: str | None = None
+    alternative_reason: str | None = None
+    rationale: str = ""
+    citations: list[GuidelineCitation] = Field(default_factory=list)
+    confidence: float = Field(default=1.0, ge=0.0, le=1.0)
+
+
+class ViolationKind(StrEnum):
+    deny_with_red_flag = "deny_with_red_flag"
+    approve_without_conservative_care = "approve_without_conservative_care"
+    approve_without_criteria = "approve_without_criteria"
+    note_quote_not_found = "note_quote_not_found"
+    guideline_quote_not_in_chunk = "guideline_quote_not_in_chunk"
+    unknown_chunk = "unknown_chunk"
+    missing_decision = "missing_decision"
+    unrequested_code = "unrequested_code"
+    out_of_scope_not_referred = "out_of_scope_not_referred"
+    instruction_obeyed = "instruction_obeyed"
+    red_flag_disagreement = "red_flag_disagreement"
+
+
+class Severity(StrEnum):
+    unsafe = "unsafe"      # the recommendation itself must change
+    citation = "citation"  # evidence or citation is wrong; the decision may stand
+    info = "info"
+
+
+class Violation(BaseModel):
+    """One problem the validator found; data, not an exception."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: ViolationKind
+    severity: Severity
+    code: str | None = None
+    message: str
+    safe_decision: Decision | None = Field(default=None, description="what the validator requires instead")
+
+
+class Provenance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    backend: str
+    backend_kind: str = Field(description="'rules' for the deterministic engine, 'llm' for a language model")
+    model: str | None = None
+    prompt_version: str | None = None
+    engine_version: str
+    criteria_set: str
+    criteria_version: str
+    kb_version: str
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class Fallback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reasons: list[str]
+    attempts: int = 0
+
+
+class Determination(BaseModel):
+    """Recommendations for every code of one request."""
+
+    model_config = ConfigDict(extra="forbid")
+    case_id: str
+    status: str = Field(default="recommendation", description="always a recommendation until signed")
+    notice: str = RECOMMENDATION_NOTICE
+    determinations: list[CodeDetermination]
+    red_flags: list[str] = Field(default_factory=list, description="red flags present anywhere in the note")
+    injection_quotes: list[NoteQuote] = Field(
+        default_factory=list, description="instructions addressed to a reviewer found in the note (ignored)"
+    )
+    summary: str = ""
+    provenance: Provenance
+    validator_findings: list[Violation] = Field(default_factory=list)
+    fallback: Fallback | None = None
+    requires_physician_review: bool = True
+
+    def for_code(self, code: str) -> CodeDetermination | None:
+        return next((d for d in self.determinations if d.code == code), None)
+
+    @property
+    def decisions(self) -> dict[str, Decision]:
+        return {d.code: d.decision for d in self.determinations}

@@ -1,0 +1,60 @@
+"""Exception types, grouped by who must act on them.
+
+Messages name the file, field and value involved and how to fix it; they never include note text.
+Validator findings are data (``agent.validator.Violation``), not exceptions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UmreviewError(Exception):
+    """Base class of every error umreview raises on purpose."""
+
+    exit_code = 1
+
+
+class CaseFileError(UmreviewError):
+    """A request or labeled-case file cannot be used as given (exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, field: str, problem: str) -> None:
+        self.path = str(path)
+        self.field = field
+        self.problem = problem
+        where = f"{self.path}: {field}" if field else self.path
+        super().__init__(f"{where}: {problem}")
+
+
+class CriteriaFileError(UmreviewError):
+    """A guideline or criteria file in the knowledge base is malformed (exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, field: str, problem: str) -> None:
+        self.path = str(path)
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{self.path}: {field}: {problem}" if field else f"{self.path}: {problem}")
+
+
+class ConfigError(UmreviewError):
+    """A setting is missing or invalid (exit code 2)."""
+
+    exit_code = 2
+
+
+class KnowledgeBaseError(UmreviewError):
+    """The knowledge base cannot be built or reached."""
+
+
+class BackendError(UmreviewError):
+    """A drafting backend failed; the review loop falls back to the deterministic path."""
+
+
+class NotFoundError(UmreviewError):
+    """A review, chunk or other stored object does not exist (exit code 2)."""
+
+    exit_code = 2

@@ -1,0 +1,118 @@
+"""Conservative care and prior surgery: the two facts that need durations and regions combined.
+
+Conservative care is counted in weeks of documented treatment: a duration or date range in the
+same sentence as a modality (or in a nearby sentence about the treatment, such as a PT "start of
+care" line) is that modality's duration; concurrent modalities do not add up, so the total is the
+longest one. Planned therapy ("will start PT") is hypothetical and does not count.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from agent.clinical_facts import ConservativeCare, Evidence, FactStatus, Modality, PriorSurgery, Region
+from agent.context import Modifier
+
+if TYPE_CHECKING:
+    from agent.extract import Note
+
+NEARBY = 2  # sentences after (and one before) a modality mention that may carry its dates
+_PLANNING = re.compile(
+    r"(?:candidate|consider\w*|plan\w*|recommend\w*|discuss\w*|pending|scheduled|schedule|refer\w*|evaluat\w*|options?)\b[^.;]{0,40}$",
+    re.IGNORECASE,
+)
+
+
+def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
+    from agent.extract import rx
+
+    context = rx(lex["care_context"])
+    all_care = rx("|".join(p for ps in lex["conservative_care"].values() for p in ps))
+    modalities: list[Modality] = []
+    duration_evidence: list[Evidence] = []
+    for name, patterns in lex["conservative_care"].items():
+        mentions = note.mentions(f"care:{name}", patterns)
+        asserted = [m for m in mentions if m.asserted]
+        if not mentions:
+            continue
+        if not asserted:
+            negated = any(m.modifiers & {Modifier.NEGATED} for m in mentions)
+            if negated:
+                evidence = [note.evidence(m.start, m.end, m.sentence) for m in mentions]
+                modalities.append(Modality(name=name, status=FactStatus.absent, evidence=evidence[:2]))
+            continue
+        weeks: float | None = None
+        evidence = [note.evidence(m.start, m.end, m.sentence) for m in asserted]
+        for m in asserted:
+            index = note.sentences.index(m.sentence)
+            candidates = [(d, m.sentence) for d in note.durations(m.sentence)]
+            if not candidates:
+                around = note.sentences[max(0, index - 1) : index + NEARBY + 1]
+                for sent in around:
+                    if sent is m.sentence or not context.search(sent.text):
+                        continue
+                    if all_care.search(sent.text) and sent is not m.sentence and _other_modality(sent.text, patterns, all_care):
+                        continue
+                    candidates += [(d, sent) for d in note.durations(sent)]
+            if candidates:
+                d, sent = min(candidates, key=lambda c: abs(c[0].start - m.start))
+                if weeks is None or d.weeks > weeks:
+                    weeks = d.weeks
+                duration_evidence.append(note.evidence(d.start, d.end, sent))
+        modalities.append(Modality(name=name, status=FactStatus.present, weeks=_round(weeks), evidence=evidence[:3]))
+    present = [m for m in modalities if m.status == FactStatus.present]
+    timed = [m.weeks for m in present if m.weeks is not None]
+    if present:
+        status = FactStatus.present
+    elif modalities:
+        status = FactStatus.absent
+    else:
+        status = FactStatus.not_documented
+    return ConservativeCare(
+        status=status,
+        modalities=modalities,
+        total_weeks=_round(max(timed)) if timed else None,
+        duration_evidence=list({(e.start, e.end): e for e in duration_evidence}.values())[:4],
+    )
+
+
+def _other_modality(text: str, own: list[str], all_care: re.Pattern[str]) -> bool:
+    """True when the sentence names a different modality (its dates belong to that one)."""
+    own_rx = re.compile("|".join(own), re.IGNORECASE)
+    return any(not own_rx.search(m.group(0)) for m in all_care.finditer(text))
+
+
+def _round(weeks: float | None) -> float | None:
+    return None if weeks is None else round(weeks, 1)
+
+
+def prior_surgeries(note: Note, lex: dict[str, Any]) -> list[PriorSurgery]:
+    from agent.extract import rx
+
+    found: list[PriorSurgery] = []
+    for m in note.mentions("prior_surgery", lex["prior_surgery"]):
+        if not m.asserted:
+            continue
+        before = note.text[max(m.sentence.start, m.start - 60) : m.start]
+        if _PLANNING.search(before):
+            continue  # "candidate for lumbar fusion" is a plan, not a history
+        region = _surgery_region(note, m.start, m.end, m.sentence, lex, rx)
+        weeks_ago = None
+        for d in note.durations(m.sentence):
+            tail = note.text[d.end : d.end + 12].lower()
+            if d.kind == "ago" or "after" in tail or "post" in tail:
+                weeks_ago = round(d.weeks, 1)
+        found.append(PriorSurgery(region=region, evidence=note.evidence(m.start, m.end, m.sentence), weeks_ago=weeks_ago))
+    return found
+
+
+def _surgery_region(note: Note, start: int, end: int, sentence: Any, lex: dict[str, Any], rx: Any) -> Region | None:
+    best: tuple[int, Region] | None = None
+    for region, patterns in lex["surgery_regions"].items():
+        for m in rx("|".join(patterns)).finditer(sentence.text):
+            pos = sentence.start + m.start()
+            distance = 0 if start <= pos < end else min(abs(pos - start), abs(pos - end))
+            if best is None or distance < best[0]:
+                best = (distance, Region(region))
+    return best[1] if best else None

@@ -1,0 +1,68 @@
+"""One settings model, read from ``UMREVIEW_*`` environment variables and an optional config file.
+
+Every field is documented in the README's configuration table (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("UMREVIEW_CONFIG", Path(user_data_dir("umreview")) / "config.toml"))
+
+
+class Settings(BaseSettings):
+    """umreview configuration. Environment variables win over the config file."""
+
+    model_config = SettingsConfigDict(env_prefix="UMREVIEW_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=lambda: Path(user_data_dir("umreview")),
+        description="Where the knowledge base, user guidelines and the audit database live",
+    )
+    policy: str = Field(default="acr-default", description="Criteria set used when a request names none")
+    backend: str = Field(default="offline", description="Drafting backend: offline (rules engine) or openai")
+    chroma_url: str | None = Field(
+        default=None, description="Chroma server URL (http://host:port); unset = embedded Chroma in data_dir"
+    )
+    collection: str = Field(default="umreview-guidelines", description="Chroma collection name")
+    embedder: str = Field(default="minilm", description="Embedding model: minilm (packaged all-MiniLM-L6-v2)")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL of the audit store; unset = SQLite file in data_dir"
+    )
+    retrieval_k: int = Field(default=8, ge=1, le=50, description="Guideline chunks retrieved per requested code")
+    openai_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint base URL")
+    openai_api_key: SecretStr | None = Field(default=None, description="API key for the openai backend")
+    openai_model: str = Field(default="gpt-4o-mini", description="Model name for the openai backend")
+    openai_timeout: float = Field(default=60.0, gt=0, description="Per-request timeout in seconds")
+    openai_max_retries: int = Field(default=2, ge=0, description="Client retries on 429/5xx")
+    repair_rounds: int = Field(default=2, ge=0, le=5, description="Validator-guided repair rounds before fallback")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def,override]  # pydantic-settings hook signature
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
+
+    @property
+    def guidelines_dir(self) -> Path:
+        """User-added guideline documents (``umreview ingest`` copies them here)."""
+        return self.data_dir / "guidelines"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'umreview.sqlite3'}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,91 @@
+"""The Chroma collection that holds chunk embeddings: embedded (default) or a Chroma server.
+
+``sync`` makes the collection hold exactly the corpus's chunks: chunk ids carry a content hash,
+so only new or changed chunks are embedded and stale ones are deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from agent.embeddings import Embedder
+from agent.errors import ConfigError, KnowledgeBaseError
+from agent.kb import Chunk
+
+BATCH = 64
+
+
+def _client(chroma_url: str | None, path: Path) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    settings = ChromaSettings(anonymized_telemetry=False)
+    if chroma_url:
+        parsed = urlparse(chroma_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(f"UMREVIEW_CHROMA_URL must look like http://host:port, got {chroma_url!r}")
+        try:
+            return chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=settings,
+            )
+        except Exception as exc:
+            raise KnowledgeBaseError(f"cannot reach the Chroma server at {chroma_url}: {exc}") from exc
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+class VectorStore:
+    """Chunk vectors in one Chroma collection, tagged with the embedding model's name."""
+
+    def __init__(self, embedder: Embedder, *, chroma_url: str | None, path: Path, collection: str) -> None:
+        self.embedder = embedder
+        self._client = _client(chroma_url, path)
+        # embedding_function=None: we always pass vectors, so Chroma never fetches its default model.
+        self._collection = self._client.get_or_create_collection(
+            name=collection,
+            embedding_function=None,
+            metadata={"hnsw:space": "cosine", "embedder": embedder.name},
+        )
+
+    def ids(self) -> set[str]:
+        return set(self._collection.get(include=[])["ids"])
+
+    def sync(self, chunks: Sequence[Chunk], progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
+        """Add missing chunks and delete stale ones; return (added, deleted)."""
+        wanted = {c.id: c for c in chunks}
+        present = self.ids()
+        stale = sorted(present - wanted.keys())
+        if stale:
+            self._collection.delete(ids=stale)
+        new = [wanted[i] for i in wanted.keys() - present]
+        new.sort(key=lambda c: (c.document_id, c.order))
+        for start in range(0, len(new), BATCH):
+            batch = new[start : start + BATCH]
+            self._collection.add(
+                ids=[c.id for c in batch],
+                embeddings=self.embedder.embed([c.embedding_text() for c in batch]),  # type: ignore[arg-type]  # chroma accepts lists
+                documents=[c.text for c in batch],
+                metadatas=[{"document_id": c.document_id, "region": c.region, "topic": c.topic} for c in batch],
+            )
+            if progress:
+                progress(min(start + BATCH, len(new)), len(new))
+        return len(new), len(stale)
+
+    def query(self, text: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the ``k`` nearest chunks."""
+        count = self._collection.count()
+        if count == 0:
+            return []
+        result = self._collection.query(
+            query_embeddings=self.embedder.embed([text]),  # type: ignore[arg-type]  # chroma accepts lists
+            n_results=min(k, count),
+            where=where,
+            include=["distances"],
+        )
+        return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]

@@ -1,0 +1,1 @@
+"""Guideline corpus (Markdown) and criteria files (YAML), shipped as package data."""
