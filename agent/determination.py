@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,7 +50,7 @@ class CriterionFinding(BaseModel):
     criterion_id: str
     label: str
     status: CriterionStatus
-    required: bool = True
+    role: Literal["required", "supporting", "info"] = "required"
     note_quotes: list[NoteQuote] = Field(default_factory=list)
     citation: GuidelineCitation | None = None
     explanation: str = ""
@@ -93,6 +94,7 @@ class ViolationKind(StrEnum):
     out_of_scope_not_referred = "out_of_scope_not_referred"
     instruction_obeyed = "instruction_obeyed"
     red_flag_disagreement = "red_flag_disagreement"
+    decision_disagreement = "decision_disagreement"
 
 
 class Severity(StrEnum):
@@ -144,6 +146,9 @@ class Determination(BaseModel):
         default_factory=list, description="instructions addressed to a reviewer found in the note (ignored)"
     )
     summary: str = ""
+    retrieved: dict[str, list[str]] = Field(
+        default_factory=dict, description="code -> guideline chunk ids retrieved for it, best first"
+    )
     provenance: Provenance
     validator_findings: list[Violation] = Field(default_factory=list)
     fallback: Fallback | None = None

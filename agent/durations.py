@@ -147,8 +147,8 @@ def parse_date(token: str, *, note_date: date | None) -> date | None:
         return _make_date(year, month, day)
     us = _US_RE.fullmatch(token)
     if us:
-        year = _full_year(us.group(3)) if us.group(3) else None
-        return _dated(year, int(us.group(1)), int(us.group(2)), note_date)
+        us_year = _full_year(us.group(3)) if us.group(3) else None
+        return _dated(us_year, int(us.group(1)), int(us.group(2)), note_date)
     return _parse_named(token, note_date)
 
 

@@ -241,7 +241,7 @@ class Engine:
                     criterion_id=crit.id,
                     label=crit.label,
                     status=outcome.status,
-                    required=crit.role == "required",
+                    role=crit.role,
                     note_quotes=_quotes(outcome.evidence),
                     citation=self.cite(crit.cite, primary.topic.document) if crit.cite else None,
                     explanation=outcome.explanation,

@@ -6,6 +6,7 @@ merges them, so a chunk ranked well by either channel surfaces.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -57,6 +58,7 @@ class LexicalIndex:
     def __init__(self, chunks: Sequence[Chunk]) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
         self._bm25s = bm25s
         self.chunks = list(chunks)
         self._retriever = bm25s.BM25()

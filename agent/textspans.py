@@ -40,7 +40,7 @@ class Sentence:
 _NEVER_SPLIT = frozenset(
     {
         "dr", "mr", "mrs", "ms", "prof", "st", "sr", "vs", "e.g", "i.e", "approx", "hx", "pt",
-        "pts", "y.o", "yo", "cf", "ca", "appt", "esp", "incl", "fig",
+        "pts", "y.o", "yo", "cf", "appt", "esp", "incl", "fig",
     }
 )  # fmt: skip
 # Abbreviations that usually sit mid-sentence but may end one: split only before a capital.
@@ -149,7 +149,8 @@ def _is_boundary(note: str, match: re.Match[str], block_start: int) -> bool:
     previous = _previous_word(note, word_start, block_start)
     if len(word) == 1 and word.isupper() and previous[:1].isdigit():
         return True  # a unit after a number: "T 38.7 C. Takes ..."
-    return not _is_abbreviation(word, _next_char(note, match.end()), word_start == block_start)
+    list_marker = word_start == block_start or previous[-1:] in (".", "!", "?")
+    return not _is_abbreviation(word, _next_char(note, match.end()), list_marker)
 
 
 def _previous_word(note: str, position: int, block_start: int) -> str:
@@ -163,13 +164,16 @@ def _previous_word(note: str, position: int, block_start: int) -> str:
     return note[start:end]
 
 
-def _is_abbreviation(word: str, next_char: str, first_in_block: bool) -> bool:
-    """True if a period after ``word`` is an abbreviation (or list-marker) period."""
+def _is_abbreviation(word: str, next_char: str, may_be_list_marker: bool) -> bool:
+    """True if a period after ``word`` is an abbreviation (or list-marker) period.
+
+    ``may_be_list_marker``: ``word`` opens its block or follows the end of a sentence.
+    """
     lower = word.lower()
     if len(word) == 1 and word.isupper():
         return True  # an initial: "J. Smith"
-    if word.isdigit() and first_in_block:
-        return True  # a list marker: "1. Lumbar strain"
+    if word.isdigit() and len(word) <= 2 and may_be_list_marker:
+        return True  # a list marker: "1. Lumbar strain. 2. Sciatica."
     if lower in _TITLES:
         return True
     if word.isupper() and len(word) >= 2:

@@ -1,0 +1,179 @@
+"""The ``umreview`` command line: thin commands over the library.
+
+Exit codes: 0 ok; 1 eval regression or other failure; 2 bad input (file, field, setting).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from agent.errors import UmreviewError
+
+app = typer.Typer(
+    name="umreview",
+    help="LLM-assisted utilization review of spine-imaging requests, with cited, validated recommendations.\n\n"
+    "A 'deny' is always a recommendation for physician review, never a final decision.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+BackendOpt = Annotated[str | None, typer.Option("--backend", "-b", help="offline (rules engine, default) or openai; env UMREVIEW_BACKEND")]
+PolicyOpt = Annotated[str | None, typer.Option("--policy", "-p", help="Criteria set id (default acr-default); env UMREVIEW_POLICY")]
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+
+
+@app.command()
+def review(
+    paths: Annotated[list[Path], typer.Argument(help="Case files (YAML, JSON, JSONL, FHIR Bundle) or directories of them")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print determinations as JSON")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print determinations as Markdown")] = False,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Write <case id>.json (and .md with --markdown) here; finished cases are skipped on re-run")] = None,
+    backend: BackendOpt = None,
+    policy: PolicyOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="With --out: redo cases that already have a result")] = False,
+) -> None:
+    """Review request files and print a recommendation per requested code."""
+    from agent.cases import load_cases
+    from agent.determination import Determination
+    from agent.knowledge import KnowledgeBase
+    from agent.render import determination_view, summary_table, to_markdown
+    from agent.review import Reviewer
+
+    loaded = load_cases(paths)
+    for problem in loaded.errors:
+        err.print(f"[red]error:[/] {problem}")
+    if not loaded.cases:
+        raise typer.Exit(2)
+    reviewer = Reviewer(KnowledgeBase(), backend=backend, policy=policy)
+    results: list[Determination] = []
+    todo = loaded.cases
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        done = [c for c in todo if (out_dir / f"{c.id}.json").exists() and not force]
+        for case in done:
+            results.append(Determination.model_validate_json((out_dir / f"{case.id}.json").read_text()))
+        if done:
+            err.print(f"{len(done)} case(s) already reviewed in {out_dir}; skipping them (use --force to redo)")
+        todo = [c for c in todo if c not in done]
+    with _progress() as progress:
+        task = progress.add_task("reviewing", total=len(todo), visible=len(todo) > 1)
+        for case in todo:
+            det = reviewer.review(case)
+            results.append(det)
+            if out_dir:
+                tmp = out_dir / f".{case.id}.json.tmp"
+                tmp.write_text(det.model_dump_json(indent=2))
+                tmp.replace(out_dir / f"{case.id}.json")  # atomic: an interrupted batch never leaves half a file
+                if markdown:
+                    (out_dir / f"{case.id}.md").write_text(to_markdown(det))
+            progress.advance(task)
+    order = {c.id: i for i, c in enumerate(loaded.cases)}
+    results.sort(key=lambda d: order.get(d.case_id, 0))
+    if as_json:
+        payload = [json.loads(d.model_dump_json()) for d in results]
+        out.print_json(data=payload[0] if len(payload) == 1 else payload)
+    elif markdown:
+        out.print("\n".join(to_markdown(d) for d in results), markup=False, highlight=False)
+    else:
+        for det in results:
+            out.print(determination_view(det))
+        if len(results) > 1:
+            out.print(summary_table(results))
+    if loaded.errors:
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a Determination (the --json output)."""
+    from agent.determination import Determination
+
+    out.print_json(data=Determination.model_json_schema())
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Free-text query")],
+    k: Annotated[int, typer.Option("-k", help="Number of chunks")] = 5,
+    region: Annotated[str | None, typer.Option(help="cervical, thoracic or lumbar")] = None,
+    topic: Annotated[str | None, typer.Option(help="Only chunks of this topic")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search the guideline knowledge base (hybrid dense + lexical)."""
+    from agent.knowledge import KnowledgeBase
+    from agent.retrieval import Filters
+
+    hits = KnowledgeBase().search(query, k, Filters(region=region, topic=topic))
+    if as_json:
+        out.print_json(data=[{"chunk_id": h.chunk.id, "score": h.score, "section": h.chunk.section, "text": h.chunk.text} for h in hits])
+        return
+    table = Table(title=f"Top {len(hits)} chunks")
+    for col in ("#", "chunk", "section", "text"):
+        table.add_column(col, overflow="fold")
+    for i, h in enumerate(hits, 1):
+        table.add_row(str(i), h.chunk.id, h.chunk.section, h.chunk.text[:240] + ("..." if len(h.chunk.text) > 240 else ""))
+    out.print(table)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Guideline documents to add (Markdown, text, HTML, PDF) or folders")] = None,
+) -> None:
+    """Add documents to the knowledge base and embed whatever changed (incremental)."""
+    from agent.ingest import ingest_files
+    from agent.knowledge import KnowledgeBase
+
+    kb = KnowledgeBase()
+    if paths:
+        for file in ingest_files(paths, kb.settings.guidelines_dir):
+            err.print(f"added {file.name}")
+    with _progress() as progress:
+        task = progress.add_task("embedding chunks", total=None)
+
+        def tick(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        added, deleted = kb.sync(tick)
+    out.print(f"knowledge base {kb.version}: {len(kb.corpus.chunks)} chunks from {len(kb.corpus.documents)} documents; {added} embedded, {deleted} removed")
+
+
+@app.command()
+def kb() -> None:
+    """Show the knowledge base: documents, versions, criteria sets."""
+    from agent.knowledge import KnowledgeBase
+
+    base = KnowledgeBase()
+    table = Table(title=f"Knowledge base {base.version}")
+    for col in ("document", "title", "version", "region", "chunks"):
+        table.add_column(col)
+    for doc in base.corpus.documents:
+        n = sum(1 for c in base.corpus.chunks if c.document_id == doc.meta.id)
+        table.add_row(doc.meta.id, doc.meta.title, doc.meta.version, doc.meta.region, str(n))
+    out.print(table)
+    out.print("criteria sets: " + ", ".join(base.policies()))
+
+
+def main() -> None:
+    """Console entry point: user-facing errors become a message and an exit code, not a traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("bm25s", "chromadb", "httpx", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        app()
+    except UmreviewError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        sys.exit(exc.exit_code)

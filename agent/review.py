@@ -1,0 +1,106 @@
+"""The review loop: extract -> engine -> retrieve -> draft -> validate -> repair or fall back.
+
+``Reviewer.review`` never raises for a bad backend reply: a BackendError or a draft that still
+violates the validator after the repair rounds is replaced by the rules engine's determination,
+marked ``fallback`` with the reasons. Whatever the backend, unsafe decisions are corrected to the
+validator's safe outcome before anything is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from agent.backends import Backend, DraftRequest, get_backend
+from agent.backends.offline import OfflineBackend
+from agent.cases import Case
+from agent.clinical_facts import ClinicalFacts
+from agent.criteria import CriteriaSet
+from agent.determination import Determination, Fallback, Severity, Violation
+from agent.engine import Engine
+from agent.errors import BackendError
+from agent.extract import extract_facts
+from agent.knowledge import KnowledgeBase
+from agent.retrieval import Filters, Hit
+from agent.validator import Validator, apply_safe_outcome
+
+log = logging.getLogger(__name__)
+
+
+def retrieval_query(case: Case, code: str, label: str | None, facts: ClinicalFacts) -> str:
+    """A query from structured facts only (no note text): code label, region, documented findings."""
+    parts = [label or f"procedure {code}"]
+    parts += [f.replace("_", " ") for f in facts.present_flags()]
+    for name in ("radiculopathy", "candidacy", "progression"):
+        if facts.fact(name).status == "present":
+            parts.append(name)
+    if facts.conservative_care.status == "present":
+        parts.append("conservative care trial weeks")
+    if facts.prior_surgery:
+        parts.append("prior surgery post-operative")
+    return " ".join(parts)
+
+
+class Reviewer:
+    """Reviews cases against one knowledge base and criteria set with one backend."""
+
+    def __init__(self, kb: KnowledgeBase, *, backend: Backend | str | None = None, policy: str | None = None, retrieve: bool = True) -> None:
+        self.kb = kb
+        self.backend = get_backend(backend or kb.settings.backend) if backend is None or isinstance(backend, str) else backend
+        self.criteria: CriteriaSet = kb.criteria(policy)
+        self.engine = Engine(self.criteria, kb.resolve)
+        self.validator = Validator(self.criteria, kb.corpus, self.engine)
+        self.retrieve = retrieve
+        self.repair_rounds = kb.settings.repair_rounds
+
+    def _hits(self, case: Case, facts: ClinicalFacts) -> dict[str, list[Hit]]:
+        if not self.retrieve:
+            return {}
+        hits = {}
+        for code in case.request.codes:
+            info = self.criteria.codes.codes.get(code)
+            filters = Filters(region=info.region.value) if info else Filters()
+            hits[code] = self.kb.search(retrieval_query(case, code, info.label if info else None, facts), filters=filters)
+        return hits
+
+    def request_for(self, case: Case) -> DraftRequest:
+        facts = extract_facts(case)
+        return DraftRequest(
+            case=case,
+            facts=facts,
+            engine=self.engine.decide(case, facts),
+            hits=self._hits(case, facts),
+            criteria_set=self.criteria.policy.id,
+            criteria_version=self.criteria.policy.version,
+            kb_version=self.kb.version,
+        )
+
+    def review(self, case: Case) -> Determination:
+        request = self.request_for(case)
+        draft, violations, reasons, attempts = None, [], [], 0
+        feedback: list[Violation] | None = None
+        for attempts in range(1, self.repair_rounds + 2):
+            try:
+                draft = self.backend.draft(request, feedback)
+            except BackendError as exc:
+                reasons.append(f"attempt {attempts}: backend error: {exc}")
+                draft = None
+                break
+            violations = self.validator.validate(draft, case, request.facts)
+            blocking = [v for v in violations if v.severity != Severity.info]
+            if not blocking:
+                break
+            reasons.append(f"attempt {attempts}: " + "; ".join(sorted({v.kind.value for v in blocking})))
+            feedback = blocking
+        else:
+            draft = None
+        if draft is None:
+            log.info("case %s: falling back to the rules engine after %d attempt(s)", case.id, attempts)
+            offline = OfflineBackend().draft(request)
+            final = apply_safe_outcome(offline, self.validator.validate(offline, case, request.facts))
+            return final.model_copy(update={"fallback": Fallback(reasons=reasons, attempts=attempts)})
+        return apply_safe_outcome(draft, violations)
+
+
+def review_cases(cases: Sequence[Case], reviewer: Reviewer) -> list[Determination]:
+    return [reviewer.review(c) for c in cases]
