@@ -98,6 +98,7 @@ class ClinicalFacts(BaseModel):
     symptom_weeks: Fact = Field(default_factory=Fact, description="duration of the current symptoms (value)")
     symptom_regions: list[Region] = Field(default_factory=list)
     progression: Fact = Field(default_factory=Fact, description="persistent or progressive symptoms")
+    worsening: Fact = Field(default_factory=Fact, description="new or progressing symptoms or findings")
     conservative_care: ConservativeCare = Field(default_factory=ConservativeCare)
     radiculopathy: Fact = Field(default_factory=Fact)
     neuro_deficit: Fact = Field(default_factory=Fact, description="objective motor, sensory or reflex deficit")
@@ -134,6 +135,7 @@ RED_FLAG_LABELS = {
 FACT_NAMES = (
     "symptom_weeks",
     "progression",
+    "worsening",
     "radiculopathy",
     "neuro_deficit",
     "candidacy",

@@ -71,15 +71,26 @@ class Note:
         return find_durations(sentence.text, note_date=self.note_date, offset=sentence.start)
 
 
-def counts(mention: Mention, *, historical_ok: bool = True) -> bool:
-    if historical_ok:
-        return mention.asserted
-    return mention.asserted and Modifier.HISTORICAL not in mention.modifiers
+_SUSPICION = re.compile(r"suspect|concern|possible|possibly|probable|likely|worr|cannot\s+be\s+(?:excluded|ruled)|question\s+of", re.I)
 
 
-def fact_from(note: Note, mentions: list[Mention], *, historical_ok: bool = True, detail: str | None = None) -> Fact:
+def suspected(mention: Mention) -> bool:
+    """A clinician's suspicion ("possible early cauda equina") is a red flag; "rule out X" alone is not."""
+    hypothetical = [text for category, text in mention.triggers if category == Modifier.HYPOTHETICAL]
+    others = mention.modifiers - {Modifier.HYPOTHETICAL, Modifier.HISTORICAL}
+    return bool(hypothetical) and not others and all(_SUSPICION.search(t) for t in hypothetical)
+
+
+def counts(mention: Mention, *, historical_ok: bool = True, suspicion_ok: bool = False) -> bool:
+    ok = mention.asserted or (suspicion_ok and suspected(mention))
+    return ok and (historical_ok or Modifier.HISTORICAL not in mention.modifiers)
+
+
+def fact_from(
+    note: Note, mentions: list[Mention], *, historical_ok: bool = True, suspicion_ok: bool = False, detail: str | None = None
+) -> Fact:
     """present if any mention counts; absent if one is negated or resolved; else not documented."""
-    pos = [m for m in mentions if counts(m, historical_ok=historical_ok)]
+    pos = [m for m in mentions if counts(m, historical_ok=historical_ok, suspicion_ok=suspicion_ok)]
     neg = [m for m in mentions if m not in pos]
     if pos:
         status = FactStatus.present
@@ -113,7 +124,7 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
     for flag in RED_FLAG_IDS:
         spec = lex["red_flags"][flag]
         mentions = note.mentions(flag, spec["patterns"])
-        flags[flag] = fact_from(note, mentions, historical_ok=spec["counts_if_historical"])
+        flags[flag] = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
     return flags
 
 
@@ -203,6 +214,9 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     positive = [m for m in note.mentions("candidacy", spec["positive"]) if not (m.modifiers & {Modifier.NEGATED, Modifier.FAMILY})]
     negative = [m for m in note.mentions("no_candidacy", spec["negative"]) if Modifier.FAMILY not in m.modifiers]
     # Candidacy is a plan by nature: "considering ESI" counts although ConText calls it hypothetical.
+    # When the patient declines after the options were discussed, the later statement wins.
+    if positive and negative and max(m.start for m in negative) > max(m.start for m in positive):
+        positive = []
     if positive:
         return Fact(status=FactStatus.present, evidence=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive))
     if negative:
@@ -210,9 +224,10 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     return Fact()
 
 
-def _progression(note: Note, lex: dict[str, Any]) -> Fact:
+def _progression(note: Note, lex: dict[str, Any], kinds: tuple[str, ...] = ("worsening", "persistent")) -> Fact:
+    """Persistent or progressive symptoms (or, with kinds=("worsening",), new or progressing only)."""
     spec = lex["progression"]
-    worse = [m for m in note.mentions("progression", spec["present"]) if m.asserted]
+    worse = [m for k in kinds for m in note.mentions(f"progression:{k}", spec[k]) if m.asserted]
     if worse:
         return Fact(status=FactStatus.present, evidence=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in worse))
     better = [m for m in note.mentions("improving", spec["improving"]) if m.asserted]
@@ -262,6 +277,7 @@ def extract_facts(case: Case) -> ClinicalFacts:
         symptom_weeks=symptom_weeks,
         symptom_regions=regions,
         progression=_progression(note, lex),
+        worsening=_progression(note, lex, ("worsening",)),
         conservative_care=conservative_care(note, lex),
         radiculopathy=_regional(note, lex["radiculopathy"], "radiculopathy"),
         neuro_deficit=deficit,
