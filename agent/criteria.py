@@ -131,6 +131,9 @@ class Variant(BaseModel):
     when: Condition | None = None
     ratings: dict[ProcedureKind, Rating]
     cite: Cite
+    mba_decision: Decision | None = Field(
+        default=None, description="overrides the policy for 'may be appropriate' studies in this scenario"
+    )
 
     @model_validator(mode="after")
     def _default_has_no_condition(self) -> Variant:

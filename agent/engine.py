@@ -256,6 +256,8 @@ class Engine:
         alternative = self._alternative(info, variant) if rating != Rating.UA else None
         if rating is None:
             decision = Decision.refer
+        elif rating == Rating.MBA and variant.mba_decision:
+            decision = variant.mba_decision
         elif rating == Rating.MBA and alternative:
             decision = policy.mba_with_usual_alternative
         else:
