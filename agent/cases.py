@@ -123,6 +123,9 @@ class Case(BaseModel):
         return str(value) if isinstance(value, int) else value
 
 
+_ECHO_FIELDS = {"id", "age", "sex", "code", "urgency", "note_date", "red_flags", "decisions", "alternatives"}
+
+
 def _field_path(loc: Iterable[int | str]) -> str:
     path = ""
     for part in loc:
@@ -141,8 +144,10 @@ def case_from_data(data: Any, source: str) -> Case:
         field = _field_path(err["loc"])
         problem = err["msg"]
         value = err.get("input")
-        if "clinical_notes" not in field and isinstance(value, str | int | float) and len(str(value)) <= 40:
-            problem += f" (got {value!r})"
+        # Echo a value only for short coded fields; free text (a note under any key) is never repeated.
+        if err["type"] != "extra_forbidden" and field.rsplit(".", 1)[-1].split("[")[0] in _ECHO_FIELDS:
+            if isinstance(value, str | int | float) and len(str(value)) <= 40:
+                problem += f" (got {value!r})"
         more = len(exc.errors()) - 1
         if more:
             problem += f"; and {more} more problem(s)"

@@ -154,6 +154,7 @@ class Topic(BaseModel):
     approval_pathway: str = Field(description="variant whose criteria a request without red flags must meet")
     variants: list[Variant] = Field(min_length=1)
     document: str = ""
+    source: str = Field(default="", description="the criteria file this topic was loaded from")
 
     @model_validator(mode="after")
     def _consistent(self) -> Topic:
@@ -250,7 +251,7 @@ def load_topics(directory: Path) -> dict[str, Topic]:
         for topic in parsed.topics:
             if topic.id in topics:
                 raise CriteriaFileError(path, "topics", f"duplicate topic id {topic.id!r}")
-            topics[topic.id] = topic.model_copy(update={"document": parsed.document})
+            topics[topic.id] = topic.model_copy(update={"document": parsed.document, "source": str(path)})
     return topics
 
 

@@ -65,7 +65,7 @@ class KnowledgeBase:
             for field, cite in cites:
                 if cite is not None and self.resolve(cite, topic.document) is None:
                     raise CriteriaFileError(
-                        f"{topic.document}.criteria.yaml",
+                        topic.source or f"{topic.document}.criteria.yaml",
                         f"{topic.id}.{field}.cite",
                         f"quote not found verbatim in document {cite.document or topic.document!r}: {cite.quote[:60]!r}",
                     )
