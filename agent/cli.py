@@ -177,3 +177,9 @@ def main() -> None:
     except UmreviewError as exc:
         err.print(f"[red]error:[/] {exc}")
         sys.exit(exc.exit_code)
+
+
+# Command groups that live in their own modules (each exposes register(app)).
+from agent import cli_ask  # noqa: E402
+
+cli_ask.register(app)
