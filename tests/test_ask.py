@@ -35,7 +35,7 @@ def test_classify(question: str, kind: str) -> None:
 
 @pytest.fixture(scope="module")
 def answered(tmp_path_factory: pytest.TempPathFactory):
-    from tests.test_retrieval import HashEmbedder
+    from test_retrieval import HashEmbedder
 
     kb = KnowledgeBase(Settings(data_dir=tmp_path_factory.mktemp("kb")), embedder=HashEmbedder())
     reviewer = Reviewer(kb)
