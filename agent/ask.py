@@ -35,7 +35,11 @@ CRITERION_WORDS = {
     "prior_imaging": r"imaging|x-?rays?|previous\s+mri|prior\s+mri",
     "persistent_symptoms": r"persist\w*|worse\w*|progress\w*",
 }
-REGION_WORDS = {"lumbar": r"lumbar|low(?:er)?\s+back|l-?spine", "thoracic": r"thoracic|mid[-\s]?back|t-?spine", "cervical": r"cervical|neck|c-?spine"}
+REGION_WORDS = {
+    "lumbar": r"lumbar|low(?:er)?\s+back|l-?spine",
+    "thoracic": r"thoracic|mid[-\s]?back|t-?spine",
+    "cervical": r"cervical|neck|c-?spine",
+}
 REFUSAL = (
     "I can only answer questions about this case, its recommendation and the guidelines in the knowledge "
     "base (for example: what would make it approvable, which criterion was not met, what the guideline "
@@ -47,9 +51,15 @@ _WHAT_IF = re.compile(
     r"(?:had|has|have|developed|develops|reported|reports|were\s+to\s+develop|also\s+had|now\s+has|was\s+found\s+to\s+have)?\s*(?P<fact>.+?)[?.!]*$",
     re.IGNORECASE,
 )
-_APPROVABLE = re.compile(r"approv(?:able|e|ed|al)|what\s+(?:would|could|is)\s+(?:be\s+)?need|missing|what\s+documentation|get\s+(?:it|this)\s+approved", re.I)
+_APPROVABLE = re.compile(
+    r"approv(?:able|e|ed|al)|what\s+(?:would|could|is)\s+(?:be\s+)?need|missing|what\s+documentation|get\s+(?:it|this)\s+approved",
+    re.I,
+)
 _FAILED = re.compile(r"\b(?:why|criteri\w*|fail\w*|not\s+met|reason|denied|deny|refer\w*)\b", re.I)
-_GUIDELINE = re.compile(r"\b(?:guideline\w*|acr|policy|criteria\s+say|what\s+does|say\s+about|rating|appropriate|contrast|conservative|red\s+flag\w*|surgery|fusion)\b", re.I)
+_GUIDELINE = re.compile(
+    r"\b(?:guideline\w*|acr|policy|criteria\s+say|what\s+does|say\s+about|rating|appropriate|contrast|conservative|red\s+flag\w*|surgery|fusion)\b",
+    re.I,
+)
 
 
 class Answer(BaseModel):
@@ -141,7 +151,9 @@ class RulesAnswerer:
                 quotes += f.note_quotes[:1]
             if not unmet:
                 lines.append("  - No required criterion is unmet." if d.criteria else f"  - {d.rationale}")
-        return Answer(question=question, kind="failed_criteria", text="\n".join(lines), citations=_unique(cites), note_quotes=quotes[:6])
+        return Answer(
+            question=question, kind="failed_criteria", text="\n".join(lines), citations=_unique(cites), note_quotes=quotes[:6]
+        )
 
     def _criterion(self, case: Case, det: Determination, question: str) -> Answer:
         wanted = _criterion_ids(question)
@@ -159,7 +171,9 @@ class RulesAnswerer:
             lines.append(f"  Recommendation for {d.code} stays {d.decision.value} ({d.variant_title}).")
         if not cites and not quotes:
             return self._failed(case, det, question)
-        return Answer(question=question, kind="criterion", text="\n".join(lines), citations=_unique(cites), note_quotes=quotes[:6])
+        return Answer(
+            question=question, kind="criterion", text="\n".join(lines), citations=_unique(cites), note_quotes=quotes[:6]
+        )
 
     def _guideline(self, case: Case, det: Determination, question: str) -> Answer:
         region = next((r for r, words in REGION_WORDS.items() if re.search(words, question, re.I)), None)
@@ -168,7 +182,11 @@ class RulesAnswerer:
         for hit in hits[:3]:
             sentence = _best_sentence(hit.chunk.text, question)
             if sentence:
-                cites.append(GuidelineCitation(chunk_id=hit.chunk.id, quote=sentence, document_title=hit.chunk.document_title, section=hit.chunk.section))
+                cites.append(
+                    GuidelineCitation(
+                        chunk_id=hit.chunk.id, quote=sentence, document_title=hit.chunk.document_title, section=hit.chunk.section
+                    )
+                )
         if not cites:
             return self._refuse(case, det, question)
         text = "\n".join(f'- {c.section}: "{c.quote}"' for c in cites)
@@ -203,7 +221,9 @@ class RulesAnswerer:
             else f"'{fact}' does not add a red flag the rules recognise."
         )
         verdict = "Yes, this would change the recommendation." if changed else "No, this would not change the recommendation."
-        return Answer(question=question, kind="what_if", text="\n".join([verdict, head, *lines]), citations=_unique(cites), changed=changed)
+        return Answer(
+            question=question, kind="what_if", text="\n".join([verdict, head, *lines]), citations=_unique(cites), changed=changed
+        )
 
 
 def _unique(cites: list[GuidelineCitation]) -> list[GuidelineCitation]:

@@ -192,7 +192,10 @@ class Engine:
         contexts = [c for c in contexts if c.topic.only_when is None or c.evaluate(c.topic.only_when).status == MET]
         if not contexts:
             return CodeDetermination(
-                code=code, description=info.label, region=info.region.value, decision=Decision.refer,
+                code=code,
+                description=info.label,
+                region=info.region.value,
+                decision=Decision.refer,
                 rationale=f"No guideline in the criteria set covers the {info.region.value} region.",
             )
         choice = self._choose_variant(contexts, info)
@@ -263,7 +266,12 @@ class Engine:
         else:
             decision = policy.rating_decisions[rating]
         flags_here = sorted(
-            {f for c in (primary, choice.context) for f in c.topic.red_flags if primary.facts.red_flags[f].status == FactStatus.present}
+            {
+                f
+                for c in (primary, choice.context)
+                for f in c.topic.red_flags
+                if primary.facts.red_flags[f].status == FactStatus.present
+            }
         )
         if flags_here and decision == Decision.deny:
             decision = Decision.refer  # safety: a red flag bearing on this region never yields a deny

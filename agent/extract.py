@@ -71,7 +71,9 @@ class Note:
         return find_durations(sentence.text, note_date=self.note_date, offset=sentence.start)
 
 
-_SUSPICION = re.compile(r"suspect|concern|possible|possibly|probable|likely|worr|cannot\s+be\s+(?:excluded|ruled)|question\s+of", re.I)
+_SUSPICION = re.compile(
+    r"suspect|concern|possible|possibly|probable|likely|worr|cannot\s+be\s+(?:excluded|ruled)|question\s+of", re.I
+)
 
 
 def suspected(mention: Mention) -> bool:
@@ -139,43 +141,57 @@ _ARM = r"deltoid|biceps|triceps|wrist|grip|finger|intrinsic|hand|arm|elbow|shoul
 def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], deficit: Fact) -> None:
     """Red flags that live in vitals, labs and exam numbers rather than in words."""
     limits = lex["vitals"]
+    found: dict[str, list[Evidence]] = {}
     for sent in note.sentences:
         if _negated_sentence(note, sent):
             continue
-        found: dict[str, list[Evidence]] = {}
-        for m in rx(_TEMP).finditer(sent.text):
-            value, unit = float(m.group(1)), (m.group(2) or "").upper()
-            febrile = value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"]
-            if febrile and 35 <= value <= 110:
-                found.setdefault("infection", []).append(_ev(note, sent, m))
-        for m in rx(_LAB).finditer(sent.text):
-            name, value, unit = m.group(1).upper(), float(m.group(2)), (m.group(3) or "").lower()
-            if name.startswith(("ESR", "SED")):
-                high = value > limits["esr_high"]
-            else:
-                high = (value * 10 if unit == "mg/dl" else value) > limits["crp_high_mg_l"]
-            if high:
-                found.setdefault("infection", []).append(_ev(note, sent, m))
-        for m in rx(_PVR).finditer(sent.text):
-            if float(m.group(1)) >= limits["pvr_retention_ml"]:
-                found.setdefault("cauda_equina", []).append(_ev(note, sent, m))
-        for m in rx(_GRADE).finditer(sent.text):
-            grade = int(m.group(1))
-            window = sent.text[max(0, m.start() - 40) : m.end() + 25]
-            if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE):
-                continue
-            region = _limb_region(window)
+        for flag, evidence in _vitals_and_labs(note, sent, limits):
+            found.setdefault(flag, []).append(evidence)
+        for grade, evidence, region in _motor_grades(note, sent):
             deficit.regions = sorted({*deficit.regions, *([region] if region else [])})
-            _add_evidence(deficit, [_ev(note, sent, m)])
+            _add_evidence(deficit, [evidence])
             if grade <= limits["red_flag_motor_grade"]:
-                found.setdefault("progressive_neuro_deficit", []).append(_ev(note, sent, m))
-        if note.age >= lex["fall_age"]:
-            for pattern in lex["fall_patterns"]:
-                for mention in note.mentions("fall", [pattern]):
-                    if mention.sentence == sent and mention.asserted:
-                        found.setdefault("fracture", []).append(note.evidence(mention.start, mention.end, sent))
-        for flag, evidence in found.items():
-            _add_evidence(flags[flag], evidence)
+                found.setdefault("progressive_neuro_deficit", []).append(evidence)
+    if note.age >= lex["fall_age"]:
+        for mention in note.mentions("fall", lex["fall_patterns"]):
+            if mention.asserted:
+                found.setdefault("fracture", []).append(note.evidence(mention.start, mention.end, mention.sentence))
+    for flag, evidence in found.items():
+        _add_evidence(flags[flag], evidence)
+
+
+def _vitals_and_labs(note: Note, sent: Sentence, limits: dict[str, float]) -> list[tuple[str, Evidence]]:
+    """(flag, evidence) for a febrile temperature, raised ESR/CRP, or a large post-void residual."""
+    found = []
+    for m in rx(_TEMP).finditer(sent.text):
+        value, unit = float(m.group(1)), (m.group(2) or "").upper()
+        febrile = value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"]
+        if febrile and 35 <= value <= 110:
+            found.append(("infection", _ev(note, sent, m)))
+    for m in rx(_LAB).finditer(sent.text):
+        name, value, unit = m.group(1).upper(), float(m.group(2)), (m.group(3) or "").lower()
+        if name.startswith(("ESR", "SED")):
+            high = value > limits["esr_high"]
+        else:
+            high = (value * 10 if unit == "mg/dl" else value) > limits["crp_high_mg_l"]
+        if high:
+            found.append(("infection", _ev(note, sent, m)))
+    for m in rx(_PVR).finditer(sent.text):
+        if float(m.group(1)) >= limits["pvr_retention_ml"]:
+            found.append(("cauda_equina", _ev(note, sent, m)))
+    return found
+
+
+def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Region | None]]:
+    """Manual muscle test grades below 5/5 (not pain scores), with the limb's region if named."""
+    found = []
+    for m in rx(_GRADE).finditer(sent.text):
+        grade = int(m.group(1))
+        window = sent.text[max(0, m.start() - 40) : m.end() + 25]
+        if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE):
+            continue
+        found.append((grade, _ev(note, sent, m), _limb_region(window)))
+    return found
 
 
 def _negated_sentence(note: Note, sent: Sentence) -> bool:
@@ -211,7 +227,9 @@ def _regional(note: Note, spec: dict[str, list[str]], name: str) -> Fact:
 
 def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     spec = lex["candidacy"]
-    positive = [m for m in note.mentions("candidacy", spec["positive"]) if not (m.modifiers & {Modifier.NEGATED, Modifier.FAMILY})]
+    positive = [
+        m for m in note.mentions("candidacy", spec["positive"]) if not (m.modifiers & {Modifier.NEGATED, Modifier.FAMILY})
+    ]
     negative = [m for m in note.mentions("no_candidacy", spec["negative"]) if Modifier.FAMILY not in m.modifiers]
     # Candidacy is a plan by nature: "considering ESI" counts although ConText calls it hypothetical.
     # When the patient declines after the options were discussed, the later statement wins.

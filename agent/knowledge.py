@@ -76,9 +76,7 @@ class KnowledgeBase:
         chunk = self.corpus.find_quote(cite.quote, document)
         if chunk is None:
             return None
-        return GuidelineCitation(
-            chunk_id=chunk.id, quote=cite.quote, document_title=chunk.document_title, section=chunk.section
-        )
+        return GuidelineCitation(chunk_id=chunk.id, quote=cite.quote, document_title=chunk.document_title, section=chunk.section)
 
     def citer(self) -> Callable[[Cite, str], GuidelineCitation | None]:
         return self.resolve
@@ -115,5 +113,5 @@ class KnowledgeBase:
             self.__dict__["_retriever"] = cached
         return cached
 
-    def search(self, query: str, k: int | None = None, filters: Filters = Filters()) -> list[Hit]:
-        return self.retriever.search(query, k or self.settings.retrieval_k, filters)
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        return self.retriever.search(query, k or self.settings.retrieval_k, filters or Filters())

@@ -10,7 +10,11 @@ from rich.text import Text
 from agent.determination import CodeDetermination, CriterionStatus, Determination
 
 DECISION_STYLE = {"approve": "bold green", "deny": "bold red", "refer": "bold yellow"}
-STATUS_MARK = {CriterionStatus.met: "[green]met[/]", CriterionStatus.not_met: "[red]not met[/]", CriterionStatus.not_documented: "[yellow]missing[/]"}
+STATUS_MARK = {
+    CriterionStatus.met: "[green]met[/]",
+    CriterionStatus.not_met: "[red]not met[/]",
+    CriterionStatus.not_documented: "[yellow]missing[/]",
+}
 
 
 def _decision_label(d: CodeDetermination) -> str:
@@ -27,9 +31,13 @@ def summary_table(dets: list[Determination]) -> Table:
             if det.validator_findings:
                 notes = (notes + " " if notes else "") + f"{len(det.validator_findings)} validator finding(s)"
             table.add_row(
-                det.case_id, d.code, Text(_decision_label(d), style=DECISION_STYLE[d.decision.value]),
-                f"{d.variant_title or '-'} ({d.rating or '-'})", ", ".join(d.red_flags_present) or "-",
-                d.alternative_code or "-", notes,
+                det.case_id,
+                d.code,
+                Text(_decision_label(d), style=DECISION_STYLE[d.decision.value]),
+                f"{d.variant_title or '-'} ({d.rating or '-'})",
+                ", ".join(d.red_flags_present) or "-",
+                d.alternative_code or "-",
+                notes,
             )
     return table
 
@@ -59,14 +67,20 @@ def code_panel(d: CodeDetermination) -> Panel:
 
 def determination_view(det: Determination) -> Group:
     header = Text.assemble(
-        (f"Case {det.case_id}", "bold"), f"  backend: {det.provenance.backend} ({det.provenance.backend_kind})",
+        (f"Case {det.case_id}", "bold"),
+        f"  backend: {det.provenance.backend} ({det.provenance.backend_kind})",
         f"  criteria: {det.provenance.criteria_set} {det.provenance.criteria_version}  kb: {det.provenance.kb_version}",
     )
     parts: list = [header, Text(det.notice, style="italic")]
     if det.red_flags:
         parts.append(Text("Red flags in the note: " + ", ".join(det.red_flags), style="bold red"))
     if det.injection_quotes:
-        parts.append(Text(f"Instructions addressed to the reviewer were found in the note and ignored ({len(det.injection_quotes)}).", style="bold magenta"))
+        parts.append(
+            Text(
+                f"Instructions addressed to the reviewer were found in the note and ignored ({len(det.injection_quotes)}).",
+                style="bold magenta",
+            )
+        )
     if det.fallback:
         parts.append(Text("Fallback to the rules engine: " + "; ".join(det.fallback.reasons), style="yellow"))
     parts += [code_panel(d) for d in det.determinations]
@@ -79,7 +93,10 @@ def determination_view(det: Determination) -> Group:
 def to_markdown(det: Determination) -> str:
     lines = [f"# Utilization review: case `{det.case_id}`", "", f"> {det.notice}", ""]
     p = det.provenance
-    lines += [f"Backend: {p.backend} ({p.backend_kind}); criteria set {p.criteria_set} {p.criteria_version}; knowledge base {p.kb_version}; engine {p.engine_version}.", ""]
+    lines += [
+        f"Backend: {p.backend} ({p.backend_kind}); criteria set {p.criteria_set} {p.criteria_version}; knowledge base {p.kb_version}; engine {p.engine_version}.",
+        "",
+    ]
     if det.red_flags:
         lines += [f"**Red flags in the note:** {', '.join(det.red_flags)}", ""]
     if det.injection_quotes:
@@ -91,7 +108,11 @@ def to_markdown(det: Determination) -> str:
         if d.criteria:
             lines += ["| criterion | status | note evidence | guideline citation |", "| --- | --- | --- | --- |"]
             for f in d.criteria:
-                quote = "; ".join(f'"{q.text}"' for q in f.note_quotes[:2]).replace("\n", " ").replace("|", "/") or f.explanation or "-"
+                quote = (
+                    "; ".join(f'"{q.text}"' for q in f.note_quotes[:2]).replace("\n", " ").replace("|", "/")
+                    or f.explanation
+                    or "-"
+                )
                 cite = f'`{f.citation.chunk_id}`: "{f.citation.quote}"' if f.citation else "-"
                 lines.append(f"| {f.label} | {f.status.value.replace('_', ' ')} | {quote} | {cite} |")
             lines.append("")
@@ -100,6 +121,10 @@ def to_markdown(det: Determination) -> str:
         if d.alternative_code:
             lines += [f"Alternative: {d.alternative_code} ({d.alternative_reason}).", ""]
     if det.validator_findings:
-        lines += ["## Validator findings", *[f"- [{v.severity.value}] {v.kind.value}: {v.message}" for v in det.validator_findings], ""]
+        lines += [
+            "## Validator findings",
+            *[f"- [{v.severity.value}] {v.kind.value}: {v.message}" for v in det.validator_findings],
+            "",
+        ]
     lines.append(det.summary)
     return "\n".join(lines) + "\n"

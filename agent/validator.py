@@ -30,7 +30,9 @@ def _quote_ok(note: str, text: str, start: int | None, end: int | None) -> bool:
 def _citation_violations(code: str, cite: GuidelineCitation, corpus: Corpus) -> list[Violation]:
     chunk = corpus.chunk(cite.chunk_id)
     if chunk is None:
-        return [_v(K.unknown_chunk, Severity.citation, f"cited chunk {cite.chunk_id!r} does not exist in the knowledge base", code)]
+        return [
+            _v(K.unknown_chunk, Severity.citation, f"cited chunk {cite.chunk_id!r} does not exist in the knowledge base", code)
+        ]
     if cite.quote not in chunk.text:
         return [_v(K.guideline_quote_not_in_chunk, Severity.citation, f"guideline quote is not in chunk {cite.chunk_id!r}", code)]
     return []
@@ -51,10 +53,14 @@ class Validator:
         by_code = {d.code: d for d in det.determinations}
         for code in requested:
             if code not in by_code:
-                found.append(_v(K.missing_decision, Severity.unsafe, f"no decision for requested code {code}", code, Decision.refer))
+                found.append(
+                    _v(K.missing_decision, Severity.unsafe, f"no decision for requested code {code}", code, Decision.refer)
+                )
         for d in det.determinations:
             if d.code not in requested:
-                found.append(_v(K.unrequested_code, Severity.unsafe, f"decision for code {d.code}, which was not requested", d.code))
+                found.append(
+                    _v(K.unrequested_code, Severity.unsafe, f"decision for code {d.code}, which was not requested", d.code)
+                )
                 continue
             found += self._check_code(d, case, facts)
         missed = [f for f in facts.present_flags() if f not in det.red_flags]
@@ -70,12 +76,27 @@ class Validator:
         info = self.criteria.codes.codes.get(d.code)
         if info is None:
             if d.decision != Decision.refer:
-                found.append(_v(K.out_of_scope_not_referred, Severity.unsafe, f"code {d.code} is outside the knowledge base and must be referred", d.code, Decision.refer))
+                found.append(
+                    _v(
+                        K.out_of_scope_not_referred,
+                        Severity.unsafe,
+                        f"code {d.code} is outside the knowledge base and must be referred",
+                        d.code,
+                        Decision.refer,
+                    )
+                )
             return found
         for finding in d.criteria:
             for q in finding.note_quotes:
                 if not _quote_ok(note, q.text, q.start, q.end):
-                    found.append(_v(K.note_quote_not_found, Severity.citation, f"quote for criterion {finding.criterion_id!r} is not verbatim in the note", d.code))
+                    found.append(
+                        _v(
+                            K.note_quote_not_found,
+                            Severity.citation,
+                            f"quote for criterion {finding.criterion_id!r} is not verbatim in the note",
+                            d.code,
+                        )
+                    )
             if finding.citation:
                 found += _citation_violations(d.code, finding.citation, self.corpus)
         for cite in d.citations:
@@ -88,19 +109,59 @@ class Validator:
         flags = [f for f in facts.present_flags() if f in bearing]
         rules = self.engine.decide_code(case, facts, d.code)
         if d.decision == Decision.deny and flags:
-            return [_v(K.deny_with_red_flag, Severity.unsafe, f"deny recommended although red flag(s) bear on this region: {', '.join(flags)}", d.code, rules.decision if rules.decision != Decision.deny else Decision.refer)]
+            return [
+                _v(
+                    K.deny_with_red_flag,
+                    Severity.unsafe,
+                    f"deny recommended although red flag(s) bear on this region: {', '.join(flags)}",
+                    d.code,
+                    rules.decision if rules.decision != Decision.deny else Decision.refer,
+                )
+            ]
         if d.decision != Decision.approve or rules.decision == Decision.approve:
             if d.decision == Decision.deny and rules.decision == Decision.approve:
-                return [_v(K.decision_disagreement, Severity.unsafe, "deny recommended although the criteria engine finds the criteria met", d.code, Decision.refer)]
+                return [
+                    _v(
+                        K.decision_disagreement,
+                        Severity.unsafe,
+                        "deny recommended although the criteria engine finds the criteria met",
+                        d.code,
+                        Decision.refer,
+                    )
+                ]
             return []
         if facts.injections:
-            return [_v(K.instruction_obeyed, Severity.unsafe, "approval matches an instruction planted in the note, not the criteria", d.code, rules.decision)]
+            return [
+                _v(
+                    K.instruction_obeyed,
+                    Severity.unsafe,
+                    "approval matches an instruction planted in the note, not the criteria",
+                    d.code,
+                    rules.decision,
+                )
+            ]
         care = next((f for f in rules.criteria if f.criterion_id == "conservative_care"), None)
         if not flags and care is not None and care.status != "met":
             weeks = facts.conservative_care.total_weeks
             have = f"{weeks:g} weeks documented" if weeks is not None else "no dated conservative care documented"
-            return [_v(K.approve_without_conservative_care, Severity.unsafe, f"approval without the required conservative care ({have})", d.code, rules.decision)]
-        return [_v(K.approve_without_criteria, Severity.unsafe, f"approval although the criteria engine recommends {rules.decision.value}", d.code, rules.decision if rules.decision == Decision.refer else Decision.refer)]
+            return [
+                _v(
+                    K.approve_without_conservative_care,
+                    Severity.unsafe,
+                    f"approval without the required conservative care ({have})",
+                    d.code,
+                    rules.decision,
+                )
+            ]
+        return [
+            _v(
+                K.approve_without_criteria,
+                Severity.unsafe,
+                f"approval although the criteria engine recommends {rules.decision.value}",
+                d.code,
+                rules.decision if rules.decision == Decision.refer else Decision.refer,
+            )
+        ]
 
 
 def apply_safe_outcome(det: Determination, violations: list[Violation]) -> Determination:
@@ -112,15 +173,25 @@ def apply_safe_outcome(det: Determination, violations: list[Violation]) -> Deter
             continue
         fix = next((v for v in violations if v.code == d.code and v.severity == Severity.unsafe and v.safe_decision), None)
         if fix and fix.safe_decision != d.decision:
-            d = d.model_copy(update={"decision": fix.safe_decision, "rationale": f"{d.rationale} [Validator: {fix.message}; decision set to {fix.safe_decision.value}.]".strip()})
+            d = d.model_copy(
+                update={
+                    "decision": fix.safe_decision,
+                    "rationale": f"{d.rationale} [Validator: {fix.message}; decision set to {fix.safe_decision.value}.]".strip(),
+                }
+            )
         codes.append(d)
     for v in violations:
         if v.kind == K.missing_decision and v.code:
-            codes.append(CodeDetermination(code=v.code, decision=Decision.refer, rationale="No decision was drafted for this code; referred."))
-    red_flags = sorted(set(det.red_flags) | {f for v in violations if v.kind == K.red_flag_disagreement for f in _flags_in(v.message)})
+            codes.append(
+                CodeDetermination(
+                    code=v.code, decision=Decision.refer, rationale="No decision was drafted for this code; referred."
+                )
+            )
+    red_flags = sorted(
+        set(det.red_flags) | {f for v in violations if v.kind == K.red_flag_disagreement for f in _flags_in(v.message)}
+    )
     return det.model_copy(update={"determinations": codes, "validator_findings": violations, "red_flags": red_flags})
 
 
 def _flags_in(message: str) -> list[str]:
     return [part.strip() for part in message.split(":", 1)[-1].split(",")]
-

@@ -55,7 +55,9 @@ def test_review_batch_resumes(tmp_path: Path) -> None:
 
 def test_bad_case_file_exit_2_names_file_and_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: x\nrequest:\n  patient: {age: 40, sex: robot}\n  procedures: [{code: '72148'}]\n  clinical_notes: secret note\n")
+    bad.write_text(
+        "id: x\nrequest:\n  patient: {age: 40, sex: robot}\n  procedures: [{code: '72148'}]\n  clinical_notes: secret note\n"
+    )
     result = runner.invoke(app, ["review", str(bad)])
     assert result.exit_code == 2
     assert "bad.yaml" in result.stderr and "request.patient.sex" in result.stderr

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_retrieval import HashEmbedder
 from typer.testing import CliRunner
 
 from agent.cli import app
@@ -19,7 +20,6 @@ from agent.kb import parse_markdown_document
 from agent.knowledge import KnowledgeBase
 from agent.retrieval import Filters
 from agent.settings import Settings
-from test_retrieval import HashEmbedder
 
 
 def _free_port() -> int:
@@ -89,9 +89,17 @@ def _pdf(path: Path, text: str) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "needle"),
     [
-        ("plan-policy.md", "# Plan coccyx policy\n\n## Coccydynia\n\nTailbone imaging needs radiographs first.\n", "Tailbone imaging"),
+        (
+            "plan-policy.md",
+            "# Plan coccyx policy\n\n## Coccydynia\n\nTailbone imaging needs radiographs first.\n",
+            "Tailbone imaging",
+        ),
         ("notes.txt", "Sacroiliac joint pain: radiographs of the SI joints come first.\n", "Sacroiliac joint pain"),
-        ("page.html", "<html><body><h1>Scoliosis policy</h1><p>Standing radiographs for curve measurement.</p></body></html>", "Standing radiographs"),
+        (
+            "page.html",
+            "<html><body><h1>Scoliosis policy</h1><p>Standing radiographs for curve measurement.</p></body></html>",
+            "Standing radiographs",
+        ),
     ],
     ids=["markdown", "text", "html"],
 )

@@ -14,9 +14,7 @@ from agent.cases import Decision
 from agent.clinical_facts import RED_FLAG_LABELS
 from agent.determination import CodeDetermination, CriterionStatus, Determination, NoteQuote, Provenance, Violation
 
-RULES_NOTICE = (
-    "Drafted by the umreview rules engine (deterministic criteria and templated text; no language model was used)."
-)
+RULES_NOTICE = "Drafted by the umreview rules engine (deterministic criteria and templated text; no language model was used)."
 
 
 def rationale(d: CodeDetermination) -> str:
@@ -29,7 +27,9 @@ def rationale(d: CodeDetermination) -> str:
     unmet = [c.label.lower() for c in d.criteria if c.status != CriterionStatus.met and c.role == "required"]
     flags = ", ".join(RED_FLAG_LABELS[f].split(" (")[0] for f in d.red_flags_present)
     if d.decision == Decision.approve:
-        why = f"red flag present: {flags}" if flags else ("criteria met: " + "; ".join(met) if met else "rated usually appropriate")
+        why = (
+            f"red flag present: {flags}" if flags else ("criteria met: " + "; ".join(met) if met else "rated usually appropriate")
+        )
         return f"Recommend approval of {label}. Scenario: {scenario}. {why[0].upper() + why[1:]}."
     if d.decision == Decision.deny:
         text = f"Recommend denial of {label}, pending physician review. Scenario: {scenario}."
