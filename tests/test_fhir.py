@@ -1,0 +1,70 @@
+"""Da Vinci PAS-style Bundle -> Case, and Determination -> ClaimResponse (fhir.resources R4B)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.cases import load_case
+from agent.errors import CaseFileError
+from agent.fhir import REVIEW_ACTION_CODE, case_from_bundle, claim_response
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+BUNDLE = json.loads((EXAMPLES / "pas-bundle-cervical-fusion.json").read_text())
+
+
+def test_bundle_becomes_the_same_case_as_the_yaml() -> None:
+    case = case_from_bundle(BUNDLE)
+    yaml_case = load_case(EXAMPLES / "cervical-fusion-mid-low-back-burning.yaml")
+    assert case.request.codes == ["72157", "72158"]
+    assert case.request.patient.age == 58 and case.request.patient.sex == "male"
+    assert case.request.clinical_notes == yaml_case.request.clinical_notes
+    assert str(case.request.note_date) == "2026-09-14"
+    assert "Z98.1" in case.request.diagnoses
+
+
+def test_bundle_file_loads_through_the_case_loader() -> None:
+    case = load_case(EXAMPLES / "pas-bundle-cervical-fusion.json")
+    assert case.id == "pas-claim-cervical-fusion-back-burning"
+
+
+def _without(resource_type: str) -> dict:
+    bundle = copy.deepcopy(BUNDLE)
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != resource_type]
+    return bundle
+
+
+@pytest.mark.parametrize(
+    ("bundle", "field"),
+    [
+        (_without("Claim"), "Bundle.entry"),
+        (_without("DocumentReference"), "DocumentReference.content.attachment"),
+        (
+            {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Claim", "status": 7}}]},
+            "Bundle.",
+        ),
+    ],
+    ids=["no claim", "no notes", "invalid resource"],
+)
+def test_bad_bundles_name_the_element(bundle: dict, field: str) -> None:
+    with pytest.raises(CaseFileError) as info:
+        case_from_bundle(bundle, source="req.json")
+    assert info.value.path == "req.json" and info.value.field.startswith(field)
+
+
+def test_claim_response_pends_denials_and_says_no_human_reviewed(kb_offline) -> None:
+    from agent.review import Reviewer
+
+    case = case_from_bundle(BUNDLE)
+    det = Reviewer(kb_offline, retrieve=False).review(case)
+    response = claim_response(det, case)
+    assert response["resourceType"] == "ClaimResponse" and response["use"] == "preauthorization"
+    assert response["outcome"] == "queued"
+    for item in response["item"]:
+        ext = {e["url"]: e for e in item["adjudication"][0]["extension"]}
+        assert ext[REVIEW_ACTION_CODE]["valueCodeableConcept"]["coding"][0]["code"] == "A4"
+        assert item["adjudication"][0]["reason"]["text"].startswith("Recommend denial")
+        assert any(e.get("valueBoolean") is False for e in ext.values())
