@@ -156,8 +156,8 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
         for mention in note.mentions("fall", lex["fall_patterns"]):
             if mention.asserted:
                 found.setdefault("fracture", []).append(note.evidence(mention.start, mention.end, mention.sentence))
-    for flag, evidence in found.items():
-        _add_evidence(flags[flag], evidence)
+    for flag, items in found.items():
+        _add_evidence(flags[flag], items)
 
 
 def _vitals_and_labs(note: Note, sent: Sentence, limits: dict[str, float]) -> list[tuple[str, Evidence]]:

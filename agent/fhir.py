@@ -118,11 +118,13 @@ def claim_response(
     """A ClaimResponse (as JSON-ready dict, validated against the R4B model) for a determination."""
     from fhir.resources.R4B.claimresponse import ClaimResponse
 
-    items = []
+    items: list[dict[str, Any]] = []
+    pended = False
     for seq, code in enumerate(case.request.codes, start=1):
         d = det.for_code(code)
         decision = d.decision if d else Decision.refer
         action, display = ACTION[decision]
+        pended = pended or action == "A4"
         reason = (d.rationale if d else "No recommendation; referred to a physician reviewer.")[:1000]
         items.append(
             {
@@ -147,7 +149,6 @@ def claim_response(
                 ],
             }
         )
-    pended = any(i["adjudication"][0]["extension"][0]["valueCodeableConcept"]["coding"][0]["code"] == "A4" for i in items)
     body = {
         "resourceType": "ClaimResponse",
         "status": "active",

@@ -172,7 +172,7 @@ def apply_safe_outcome(det: Determination, violations: list[Violation]) -> Deter
         if d.code in unrequested:
             continue
         fix = next((v for v in violations if v.code == d.code and v.severity == Severity.unsafe and v.safe_decision), None)
-        if fix and fix.safe_decision != d.decision:
+        if fix and fix.safe_decision is not None and fix.safe_decision != d.decision:
             d = d.model_copy(
                 update={
                     "decision": fix.safe_decision,
