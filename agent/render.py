@@ -94,7 +94,8 @@ def to_markdown(det: Determination) -> str:
     lines = [f"# Utilization review: case `{det.case_id}`", "", f"> {det.notice}", ""]
     p = det.provenance
     lines += [
-        f"Backend: {p.backend} ({p.backend_kind}); criteria set {p.criteria_set} {p.criteria_version}; knowledge base {p.kb_version}; engine {p.engine_version}.",
+        f"Backend: {p.backend} ({p.backend_kind}); criteria set {p.criteria_set} {p.criteria_version}; "
+        f"knowledge base {p.kb_version}; engine {p.engine_version}.",
         "",
     ]
     if det.red_flags:
