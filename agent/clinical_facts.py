@@ -71,6 +71,9 @@ class ConservativeCare(BaseModel):
         default=None, description="weeks of documented treatment (concurrent modalities do not add up)"
     )
     duration_evidence: list[Evidence] = Field(default_factory=list)
+    conflicts: list[Evidence] = Field(
+        default_factory=list, description="later statements denying treatment the note claims earlier"
+    )
 
     @property
     def evidence(self) -> list[Evidence]:

@@ -27,6 +27,7 @@ class Outcome:
     status: CriterionStatus
     evidence: list[Evidence] = field(default_factory=list)
     explanation: str = ""
+    conflict: bool = False  # met, but the note contradicts itself on it
 
 
 def _from_fact_status(status: FactStatus) -> CriterionStatus:
@@ -103,7 +104,11 @@ def _conservative_care(ctx: Context, cond: Condition) -> Outcome:
         return Outcome(UNDOC, care.evidence, f"{names} documented without dates or duration")
     weeks = round(care.total_weeks, 1)
     status = MET if care.total_weeks >= need else NOT_MET
-    return Outcome(status, care.evidence, f"{weeks:g} weeks of documented treatment ({names}); {need:g} required")
+    explanation = f"{weeks:g} weeks of documented treatment ({names}); {need:g} required"
+    if care.conflicts and status == MET:
+        explanation += "; later documentation says this treatment was not done"
+        return Outcome(status, care.evidence + care.conflicts, explanation, conflict=True)
+    return Outcome(status, care.evidence, explanation)
 
 
 def _symptom_weeks(ctx: Context, cond: Condition) -> Outcome:
@@ -276,6 +281,15 @@ class Engine:
         if flags_here and decision == Decision.deny:
             decision = Decision.refer  # safety: a red flag bearing on this region never yields a deny
         findings = self._findings(primary)
+        conflicted = [c for c in _refs(variant.when) if c in primary.cache and primary.cache[c].conflict]
+        note = ""
+        if decision == Decision.approve and variant.kind == "pathway" and conflicted:
+            decision = Decision.refer  # the note contradicts itself on a criterion the approval rests on
+            labels = "; ".join(primary.topic.criterion(c).label.lower() for c in conflicted)
+            note = (
+                f"Refer {info.label} to a physician reviewer: the documentation contradicts itself on {labels} "
+                "(later entries say the treatment was not done), so the criteria cannot be judged."
+            )
         roles = {c.id: c.role for c in primary.topic.criteria}
         missing, changing = [], []
         if decision == Decision.deny:
@@ -309,7 +323,8 @@ class Engine:
                 else None
             ),
             citations=citations,
-            confidence=0.9 if rating else 0.5,
+            rationale=note,
+            confidence=0.5 if note else 0.9 if rating else 0.5,
         )
 
 

@@ -31,6 +31,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
     all_care = rx("|".join(p for ps in lex["conservative_care"].values() for p in ps))
     modalities: list[Modality] = []
     duration_evidence: list[Evidence] = []
+    conflicts: list[Evidence] = []
     for name, patterns in lex["conservative_care"].items():
         mentions = note.mentions(f"care:{name}", patterns)
         asserted = [m for m in mentions if m.asserted]
@@ -44,6 +45,13 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
             continue
         weeks: float | None = None
         evidence = [note.evidence(m.start, m.end, m.sentence) for m in asserted]
+        # Later text that denies a treatment claimed earlier (copy-forward goes the other way).
+        first_claim = min(m.start for m in asserted)
+        conflicts += [
+            note.evidence(m.start, m.end, m.sentence)
+            for m in mentions
+            if Modifier.NEGATED in m.modifiers and m.start > first_claim
+        ]
         for m in asserted:
             index = note.sentences.index(m.sentence)
             candidates = [(d, m.sentence) for d in note.durations(m.sentence)]
@@ -74,6 +82,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
         modalities=modalities,
         total_weeks=_round(max(timed)) if timed else None,
         duration_evidence=list({(e.start, e.end): e for e in duration_evidence}.values())[:4],
+        conflicts=list({(e.start, e.end): e for e in conflicts}.values())[:4],
     )
 
 

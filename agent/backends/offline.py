@@ -20,6 +20,8 @@ RULES_NOTICE = "Drafted by the umreview rules engine (deterministic criteria and
 def rationale(d: CodeDetermination) -> str:
     """Plain, templated reasoning for one code, built only from the engine's findings."""
     label = d.description or f"code {d.code}"
+    if d.rationale:
+        return d.rationale  # the engine explained a special case (out of scope, contradictory documentation)
     if d.topic_id is None:
         return d.rationale or f"{label}: no applicable guideline in the knowledge base; route to a physician reviewer."
     scenario = f"{d.topic_title}, {d.variant_title}" + (f" ({d.rating})" if d.rating else "")
