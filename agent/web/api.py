@@ -1,0 +1,197 @@
+"""REST API (/v1) and the Da Vinci PAS endpoint (/fhir). Thin: each route calls the Service."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from agent.audit import ReviewStatus
+from agent.cases import Case, Decision
+from agent.errors import NotFoundError
+from agent.service import Service
+from agent.store import ReviewRecord
+from agent.web.app import require
+from agent.web.auth import Principal, Role
+
+router = APIRouter(prefix="/v1", tags=["reviews"])
+fhir_router = APIRouter(prefix="/fhir", tags=["fhir"])
+Reviewer = Annotated[Principal, Depends(require(Role.reviewer))]
+Physician = Annotated[Principal, Depends(require(Role.physician))]
+
+
+def service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]  # set by create_app
+
+
+Svc = Annotated[Service, Depends(service)]
+
+
+class ReviewSummary(BaseModel):
+    id: str
+    case_id: str
+    status: str
+    urgency: str
+    received_at: datetime
+    due_at: datetime
+    overdue: bool
+    recommendations: dict[str, str]
+    final_decisions: dict[str, str]
+    red_flags: list[str]
+    backend: str
+    criteria_set: str
+    kb_version: str
+
+
+class ReviewOut(BaseModel):
+    review: ReviewSummary
+    case: dict[str, Any]
+    determination: dict[str, Any]
+
+
+def summary(rec: ReviewRecord) -> ReviewSummary:
+    return ReviewSummary(
+        id=rec.id,
+        case_id=rec.case_id,
+        status=rec.status.value,
+        urgency=rec.urgency.value,
+        received_at=rec.received_at,
+        due_at=rec.due_at,
+        overdue=rec.overdue(),
+        recommendations={k: v.value for k, v in rec.recommendations.items()},
+        final_decisions={k: v.value for k, v in rec.final_decisions.items()},
+        red_flags=rec.determination.red_flags,
+        backend=rec.backend,
+        criteria_set=rec.criteria_set,
+        kb_version=rec.kb_version,
+    )
+
+
+def full(rec: ReviewRecord) -> ReviewOut:
+    return ReviewOut(
+        review=summary(rec),
+        case=rec.case.model_dump(mode="json"),
+        determination=rec.determination.model_dump(mode="json"),
+    )
+
+
+@router.post("/reviews", status_code=201, response_model=ReviewOut)
+def submit_review(case: Annotated[Case, Body()], who: Reviewer, svc: Svc, policy: str | None = None) -> ReviewOut:
+    """Review a case (the case-file format as JSON) and store the recommendation."""
+    return full(svc.submit(case, actor=who.name, policy=policy))
+
+
+@router.get("/reviews", response_model=list[ReviewSummary])
+def list_reviews(
+    who: Reviewer,
+    svc: Svc,
+    status: ReviewStatus | None = None,
+    decision: Decision | None = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[ReviewSummary]:
+    """The review queue, newest first (no note text)."""
+    return [summary(r) for r in svc.store.list_reviews(status=status, decision=decision, overdue=overdue)[:limit]]
+
+
+@router.get("/reviews/{review_id}", response_model=ReviewOut)
+def get_review(review_id: str, who: Reviewer, svc: Svc) -> ReviewOut:
+    return full(svc.get(review_id))
+
+
+class Question(BaseModel):
+    question: str = Field(min_length=1, max_length=2000)
+
+
+class AnswerOut(BaseModel):
+    kind: str
+    text: str
+    citations: list[dict[str, Any]]
+    note_quotes: list[dict[str, Any]]
+    changed: dict[str, tuple[str, str]]
+    citation_problems: list[str]
+
+
+@router.post("/reviews/{review_id}/questions", response_model=AnswerOut)
+def ask(review_id: str, body: Question, who: Reviewer, svc: Svc) -> AnswerOut:
+    """A follow-up question about the case, answered with checked citations (logged in the audit trail)."""
+    answer, problems = svc.ask(review_id, body.question, actor=who.name)
+    return AnswerOut(
+        kind=answer.kind,
+        text=answer.text,
+        citations=[c.model_dump() for c in answer.citations],
+        note_quotes=[q.model_dump() for q in answer.note_quotes],
+        changed=answer.changed,
+        citation_problems=problems,
+    )
+
+
+class SignIn(BaseModel):
+    reviewer: str = Field(min_length=1, max_length=200)
+    credentials: str = Field(min_length=1, max_length=300)
+    decision: Literal["uphold", "overturn"]
+    reason: str | None = Field(default=None, max_length=4000)
+
+
+@router.post("/reviews/{review_id}/sign", response_model=ReviewSummary)
+def sign(review_id: str, body: SignIn, who: Physician, svc: Svc) -> ReviewSummary:
+    """Physician sign-off: uphold makes recommended denials final; overturn needs a reason."""
+    record = svc.sign(
+        review_id,
+        reviewer=body.reviewer,
+        credentials=body.credentials,
+        decision=body.decision,
+        reason=body.reason,
+        role="physician",
+    )
+    return summary(record)
+
+
+LETTER_TYPES = {
+    "md": "text/markdown; charset=utf-8",
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+@router.get("/reviews/{review_id}/letter", responses={200: {"content": {t: {} for t in LETTER_TYPES.values()}}})
+def letter(
+    review_id: str,
+    who: Reviewer,
+    svc: Svc,
+    format: Literal["md", "html", "pdf", "docx"] = "html",
+    audience: Literal["member", "provider"] = "member",
+    line_of_business: Literal["commercial", "medicare-advantage", "medicaid"] = "commercial",
+) -> Response:
+    """The denial-letter draft (DRAFT until a physician signs)."""
+    content = svc.letter(review_id, fmt=format, audience=audience, line_of_business=line_of_business, actor=who.name)
+    return Response(
+        content,
+        media_type=LETTER_TYPES[format],
+        headers={"content-disposition": f'attachment; filename="{review_id}-{audience}-letter.{format}"'},
+    )
+
+
+@router.get("/chunks/{chunk_id:path}")
+def chunk(chunk_id: str, who: Reviewer, svc: Svc) -> dict[str, Any]:
+    """A guideline chunk by id (what citations point at)."""
+    found = svc.kb.corpus.chunk(chunk_id)
+    if found is None:
+        raise NotFoundError(f"no guideline chunk {chunk_id!r} in knowledge base {svc.kb.version}")
+    return {"id": found.id, "document": found.document_title, "version": found.document_version, "section": found.section, "text": found.text}
+
+
+@fhir_router.post("/Claim/$submit", status_code=201)
+def fhir_submit(bundle: Annotated[dict[str, Any], Body()], who: Reviewer, svc: Svc) -> JSONResponse:
+    """Da Vinci PAS-style submission: a request Bundle in, a ClaimResponse out."""
+    from agent.fhir import case_from_bundle, claim_response
+
+    case = case_from_bundle(bundle, source="request body")
+    record = svc.submit(case, actor=who.name)
+    body = claim_response(record.determination, record.case, claim_id=case.id)
+    body["identifier"] = [{"system": "https://umreview.dev/review-id", "value": record.id}]
+    return JSONResponse(body, status_code=201, media_type="application/fhir+json")

@@ -1,0 +1,184 @@
+"""The umreview web service: REST API under /v1, FHIR PAS endpoint, and the reviewer workbench.
+
+    umreview serve --host 127.0.0.1 --port 8000 --workers 2
+
+Authentication is on by default (API tokens with roles; browser sessions carry the token in an
+HttpOnly cookie plus a CSRF token for forms). Access logs carry method, route, status and time
+only: no query strings, bodies or note text. Every error is JSON ``{"error": {status, code, message}}``
+on /v1 and /fhir, a readable page in the workbench.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from agent import __version__
+from agent.errors import (
+    CaseFileError,
+    ConfigError,
+    NotFoundError,
+    PermissionDenied,
+    SignOffError,
+    UmreviewError,
+)
+from agent.service import Service
+from agent.settings import Settings, get_settings
+from agent.web.auth import Principal, Role, TokenStore, csrf_ok
+
+log = logging.getLogger("umreview.web")
+access_log = logging.getLogger("umreview.access")
+STATIC = Path(__file__).parent / "static"
+TOKEN_COOKIE = "umreview_token"
+CSRF_COOKIE = "umreview_csrf"
+MAX_BODY_BYTES = 2_000_000
+STATUS_FOR = {
+    CaseFileError: 422,
+    NotFoundError: 404,
+    PermissionDenied: 403,
+    SignOffError: 409,
+    ConfigError: 500,
+}
+
+
+def error_body(status: int, code: str, message: str) -> dict[str, dict[str, object]]:
+    return {"error": {"status": status, "code": code, "message": message}}
+
+
+class AuthError(HTTPException):
+    pass
+
+
+async def principal(request: Request) -> Principal:
+    """The caller, from ``Authorization: Bearer <token>`` or the session cookie (with CSRF on writes)."""
+    tokens: TokenStore = request.app.state.tokens
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        who = tokens.lookup(header[7:].strip())
+        if who is None:
+            raise AuthError(401, "invalid or revoked API token")
+        return who
+    cookie = request.cookies.get(TOKEN_COOKIE)
+    who = tokens.lookup(cookie or "")
+    if who is None:
+        raise AuthError(401, "authentication required: send 'Authorization: Bearer <token>' or sign in at /login")
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        submitted = request.headers.get("x-csrf-token")
+        if submitted is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()  # starlette caches it for the endpoint
+            value = form.get("csrf_token")
+            submitted = value if isinstance(value, str) else None
+        if not csrf_ok(request.cookies.get(CSRF_COOKIE), submitted):
+            raise AuthError(403, "missing or wrong CSRF token; reload the page and try again")
+    return who
+
+
+def require(role: Role) -> Callable[[Principal], Principal]:
+    def check(who: Principal = Depends(principal)) -> Principal:
+        if not who.can(role):
+            raise AuthError(403, f"this action needs the {role.value} role; your token has the {who.role.value} role")
+        return who
+
+    return check
+
+
+def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    service = service or Service(settings)
+    app = FastAPI(
+        title="umreview",
+        version=__version__,
+        description="Utilization review of spine-imaging requests: cited recommendations, validated by rules. "
+        "A deny is a recommendation until a physician reviewer signs it.",
+    )
+    app.state.service = service
+    app.state.tokens = TokenStore(service.store.engine)
+    created = app.state.tokens.ensure_admin(settings.data_dir)
+    if created:
+        log.warning("First start: an admin API token was created and written to %s (readable by you only).", created)
+
+    @app.middleware("http")
+    async def limits_and_access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            response: Response = JSONResponse(
+                error_body(413, "payload_too_large", f"request body over {MAX_BODY_BYTES} bytes"), status_code=413
+            )
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")  # the route template, never ids or query strings
+        access_log.info("%s %s %s %.0fms", request.method, path, response.status_code, 1000 * (time.perf_counter() - started))
+        return response
+
+    def wants_html(request: Request) -> bool:
+        path = request.url.path
+        return not (path.startswith("/v1") or path.startswith("/fhir") or path in ("/healthz", "/readyz"))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 401 and wants_html(request):
+            return Response(status_code=303, headers={"location": f"/login?next={request.url.path}"})
+        if wants_html(request):
+            from agent.web.pages import error_page
+
+            return error_page(request, exc.status_code, str(exc.detail))
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        return JSONResponse(error_body(exc.status_code, code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        return JSONResponse(error_body(422, "invalid_request", message), status_code=422)  # no input values echoed
+
+    @app.exception_handler(UmreviewError)
+    async def domain_error(request: Request, exc: UmreviewError) -> Response:
+        status = next((s for cls, s in STATUS_FOR.items() if isinstance(exc, cls)), 400)
+        if status >= 500:
+            log.error("server error: %s", exc.__class__.__name__)
+        if wants_html(request):
+            from agent.web.pages import error_page
+
+            return error_page(request, status, str(exc))
+        return JSONResponse(error_body(status, exc.__class__.__name__, str(exc)), status_code=status)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s", getattr(request.scope.get("route"), "path", "?"))
+        return JSONResponse(error_body(500, "internal_error", "internal error; see the server log"), status_code=500)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["ops"])
+    def readyz() -> JSONResponse:
+        """Readiness: the audit database and the knowledge base can be used."""
+        try:
+            service.store.counts()
+            version = service.kb.version
+        except UmreviewError as exc:
+            return JSONResponse(error_body(503, "not_ready", str(exc)), status_code=503)
+        return JSONResponse({"status": "ready", "kb_version": version})
+
+    from agent.web import api, pages
+
+    app.include_router(api.router)
+    app.include_router(api.fhir_router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

@@ -1,0 +1,211 @@
+"""Server-rendered workbench pages: sign-in, queue, new review, case view, guideline chunk."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import yaml
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from agent.cases import case_from_data
+from agent.determination import Determination
+from agent.errors import CaseFileError, NotFoundError
+from agent.service import Service
+from agent.web.app import CSRF_COOKIE, TOKEN_COOKIE, require
+from agent.web.auth import Principal, Role, new_csrf_token
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["quote_url"] = lambda s: quote(str(s), safe="")
+
+
+def _svc(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]  # set by create_app
+
+
+def render(request: Request, name: str, http_status: int = 200, **context: Any) -> HTMLResponse:
+    csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
+    response = templates.TemplateResponse(request, name, {"csrf": csrf, **context}, status_code=http_status)
+    if request.cookies.get(CSRF_COOKIE) != csrf:
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="strict")
+    return response
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", http_status=status, status_code=status, message=message, who=None)
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", next=next if next.startswith("/") else "/", who=None, error=None)
+
+
+@router.post("/login")
+def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
+    who = request.app.state.tokens.lookup(token.strip())
+    if who is None:
+        return render(request, "login.html", http_status=401, next=next, who=None, error="That token is not valid or was revoked.")
+    target = next if next.startswith("/") and not next.startswith("//") else "/"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600)
+    return response
+
+
+@router.post("/logout")
+def logout(who: Principal = Depends(require(Role.reviewer))) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(TOKEN_COOKIE)
+    return response
+
+
+@router.get("/")
+def queue(
+    request: Request,
+    status: str | None = None,
+    decision: str | None = None,
+    overdue: bool | None = None,
+    who: Principal = Depends(require(Role.reviewer)),
+) -> HTMLResponse:
+    records = _svc(request).store.list_reviews(status=status or None, decision=decision or None, overdue=overdue)
+    return render(request, "queue.html", who=who, records=records, status=status, decision=decision, overdue=overdue)
+
+
+@router.get("/new")
+def new_page(request: Request, who: Principal = Depends(require(Role.reviewer))) -> HTMLResponse:
+    return render(request, "new.html", who=who, error=None, text="")
+
+
+@router.post("/new")
+def submit(request: Request, case_text: str = Form(...), who: Principal = Depends(require(Role.reviewer))) -> Response:
+    try:
+        data = json.loads(case_text) if case_text.lstrip().startswith("{") else yaml.safe_load(case_text)
+        if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+            from agent.fhir import case_from_bundle
+
+            case = case_from_bundle(data, source="submitted bundle")
+        else:
+            case = case_from_data(data, "submitted case")
+    except (yaml.YAMLError, json.JSONDecodeError):
+        return render(request, "new.html", http_status=422, who=who, error="The text is neither valid YAML nor JSON.", text=case_text)
+    except CaseFileError as exc:
+        return render(request, "new.html", http_status=422, who=who, error=str(exc), text=case_text)
+    record = _svc(request).submit(case, actor=who.name)
+    return RedirectResponse(f"/reviews/{record.id}", status_code=303)
+
+
+@dataclass
+class Segment:
+    text: str
+    marks: list[str] = field(default_factory=list)  # evidence keys "code:criterion"
+    anchor: str | None = None
+
+
+def note_segments(note: str, det: Determination) -> tuple[list[Segment], dict[str, list[str]]]:
+    """The note cut at every evidence boundary; each marked piece knows which criteria cite it."""
+    spans: list[tuple[int, int, str]] = []
+    for d in det.determinations:
+        for f in d.criteria:
+            for q in f.note_quotes:
+                if q.start is not None and q.end is not None and note[q.start : q.end] == q.text:
+                    spans.append((q.start, q.end, f"{d.code}:{f.criterion_id}"))
+    for q in det.injection_quotes:
+        if q.start is not None and q.end is not None:
+            spans.append((q.start, q.end, "injection"))
+    cuts = sorted({0, len(note), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
+    segments: list[Segment] = []
+    anchors: dict[str, list[str]] = {}
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        keys = sorted({k for s, e, k in spans if s <= a and b <= e})
+        seg = Segment(note[a:b], keys)
+        if keys:
+            seg.anchor = f"ev-{len(segments)}"
+            for k in keys:
+                anchors.setdefault(k, []).append(seg.anchor)
+        segments.append(seg)
+    return segments, anchors
+
+
+@router.get("/reviews/{review_id}")
+def case_view(request: Request, review_id: str, who: Principal = Depends(require(Role.reviewer))) -> HTMLResponse:
+    svc = _svc(request)
+    record = svc.get(review_id)
+    det = record.determination
+    segments, anchors = note_segments(record.case.request.clinical_notes, det)
+    events = svc.store.events(review_id)
+    chat = [e for e in events if e.kind.value == "asked"]
+    return render(
+        request,
+        "case.html",
+        who=who,
+        record=record,
+        det=det,
+        case=record.case,
+        segments=segments,
+        anchors=anchors,
+        events=events,
+        chat=chat,
+        can_sign=who.can(Role.physician) and not record.is_final,
+        has_deny=any(d.decision.value == "deny" for d in det.determinations),
+    )
+
+
+@router.post("/reviews/{review_id}/ask")
+def ask(request: Request, review_id: str, question: str = Form(...), who: Principal = Depends(require(Role.reviewer))) -> HTMLResponse:
+    answer, problems = _svc(request).ask(review_id, question, actor=who.name)
+    return render(request, "answer.html", who=who, question=question, answer=answer, problems=problems)
+
+
+@router.post("/reviews/{review_id}/sign")
+def sign(
+    request: Request,
+    review_id: str,
+    reviewer: str = Form(...),
+    credentials: str = Form(...),
+    decision: str = Form(...),
+    reason: str = Form(""),
+    who: Principal = Depends(require(Role.physician)),
+) -> Response:
+    _svc(request).sign(review_id, reviewer=reviewer, credentials=credentials, decision=decision, reason=reason or None, role="physician")
+    return RedirectResponse(f"/reviews/{review_id}#signoff", status_code=303)
+
+
+@router.get("/reviews/{review_id}/letter.{fmt}")
+def letter(
+    request: Request,
+    review_id: str,
+    fmt: str,
+    audience: str = "member",
+    line_of_business: str = "commercial",
+    who: Principal = Depends(require(Role.reviewer)),
+) -> Response:
+    from agent.web.api import LETTER_TYPES
+
+    if fmt not in LETTER_TYPES:
+        raise NotFoundError(f"no letter format {fmt!r}; use one of {', '.join(LETTER_TYPES)}")
+    content = _svc(request).letter(review_id, fmt=fmt, audience=audience, line_of_business=line_of_business, actor=who.name)
+    disposition = "inline" if fmt == "html" else "attachment"
+    return Response(
+        content,
+        media_type=LETTER_TYPES[fmt],
+        headers={"content-disposition": f'{disposition}; filename="{review_id}-{audience}-letter.{fmt}"'},
+    )
+
+
+@router.get("/chunks/{chunk_id:path}")
+def chunk_page(request: Request, chunk_id: str, q: str = "", who: Principal = Depends(require(Role.reviewer))) -> HTMLResponse:
+    svc = _svc(request)
+    found = svc.kb.corpus.chunk(chunk_id)
+    if found is None:
+        raise NotFoundError(f"no guideline chunk {chunk_id!r} in knowledge base {svc.kb.version}")
+    text = escape(found.text)
+    if q and q in found.text:
+        text = Markup(str(text).replace(str(escape(q)), f'<mark class="cited">{escape(q)}</mark>', 1))
+    doc = svc.kb.corpus.document(found.document_id)
+    return render(request, "chunk.html", who=who, chunk=found, text=text, doc=doc)
