@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,15 +19,20 @@ if TYPE_CHECKING:
 out = Console()
 
 
-def resolve_case(target: str, reviewer: Reviewer) -> tuple[Case, Determination]:
-    """A case file (reviewed now) or a stored review id."""
+def resolve_case(target: str, reviewer: Reviewer) -> tuple[Case, Determination, str | None]:
+    """A case file (reviewed now, not stored) or a stored review id (case, determination, review id)."""
     from agent.cases import load_case
 
     path = Path(target)
     if path.exists():
         case = load_case(path)
-        return case, reviewer.review(case)
-    raise NotFoundError(f"{target!r} is not a case file")
+        return case, reviewer.review(case), None
+    if not target.startswith("R-"):
+        raise NotFoundError(f"{target!r} is neither a case file nor a review id (review ids look like R-...)")
+    from agent.store import Store
+
+    record = Store().get_review(target)
+    return record.case, record.determination, record.id
 
 
 def register(app: typer.Typer) -> None:
@@ -43,8 +49,9 @@ def register(app: typer.Typer) -> None:
         from agent.review import Reviewer
 
         reviewer = Reviewer(KnowledgeBase(), policy=policy)
-        case, det = resolve_case(target, reviewer)
+        case, det, review_id = resolve_case(target, reviewer)
         answerer = RulesAnswerer(reviewer)
+        actor = os.environ.get("USER", "cli")
 
         def answer_one(q: str) -> None:
             ans = answerer.answer(case, det, q)
@@ -57,6 +64,11 @@ def register(app: typer.Typer) -> None:
                 out.print(f'  [dim]cited {c.chunk_id}: "{c.quote}"[/]', highlight=False)
             for p in problems:
                 out.print(f"  [red]citation problem: {p}[/]")
+            if review_id:  # questions about a stored review go into its audit trail
+                from agent.store import Store
+
+                payload = {"question": q, "kind": ans.kind, "answer": ans.text, "citations": [c.chunk_id for c in ans.citations]}
+                Store().record_event(review_id, "asked", actor=actor, payload=payload)
 
         if question:
             answer_one(question)
