@@ -56,6 +56,11 @@ def register(app: typer.Typer) -> None:
         def answer_one(q: str) -> None:
             ans = answerer.answer(case, det, q)
             problems = check_answer(ans, case, reviewer)
+            if review_id:  # questions about a stored review go into its audit trail
+                from agent.store import Store
+
+                payload = {"question": q, "kind": ans.kind, "answer": ans.text, "citations": [c.chunk_id for c in ans.citations]}
+                Store().record_event(review_id, "asked", actor=actor, payload=payload)
             if as_json:
                 out.print_json(ans.model_dump_json())
                 return
@@ -64,11 +69,6 @@ def register(app: typer.Typer) -> None:
                 out.print(f'  [dim]cited {c.chunk_id}: "{c.quote}"[/]', highlight=False)
             for p in problems:
                 out.print(f"  [red]citation problem: {p}[/]")
-            if review_id:  # questions about a stored review go into its audit trail
-                from agent.store import Store
-
-                payload = {"question": q, "kind": ans.kind, "answer": ans.text, "citations": [c.chunk_id for c in ans.citations]}
-                Store().record_event(review_id, "asked", actor=actor, payload=payload)
 
         if question:
             answer_one(question)
