@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -28,12 +29,26 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-BackendOpt = Annotated[str | None, typer.Option("--backend", "-b", help="offline (rules engine, default) or openai; env UMREVIEW_BACKEND")]
-PolicyOpt = Annotated[str | None, typer.Option("--policy", "-p", help="Criteria set id (default acr-default); env UMREVIEW_POLICY")]
+BackendOpt = Annotated[
+    str | None, typer.Option("--backend", "-b", help="offline (rules engine, default) or openai; env UMREVIEW_BACKEND")
+]
+PolicyOpt = Annotated[
+    str | None, typer.Option("--policy", "-p", help="Criteria set id (default acr-default); env UMREVIEW_POLICY")
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model for the openai backend; env UMREVIEW_OPENAI_MODEL")]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Write <case id>.json (and .md with --markdown) here; finished cases are skipped on re-run"),
+]
+ConcurrencyOpt = Annotated[
+    int | None, typer.Option("--concurrency", "-c", min=1, max=64, help="Cases reviewed at once; env UMREVIEW_CONCURRENCY")
+]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Ask the model again instead of reusing cached replies")]
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    return Progress(*columns, console=err, transient=True)
 
 
 @app.command()
@@ -41,48 +56,51 @@ def review(
     paths: Annotated[list[Path], typer.Argument(help="Case files (YAML, JSON, JSONL, FHIR Bundle) or directories of them")],
     as_json: Annotated[bool, typer.Option("--json", help="Print determinations as JSON")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print determinations as Markdown")] = False,
-    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Write <case id>.json (and .md with --markdown) here; finished cases are skipped on re-run")] = None,
+    out_dir: OutOpt = None,
     backend: BackendOpt = None,
+    model: ModelOpt = None,
     policy: PolicyOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    no_cache: NoCacheOpt = False,
     force: Annotated[bool, typer.Option("--force", help="With --out: redo cases that already have a result")] = False,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Do not save the reviews in the audit store")] = False,
 ) -> None:
     """Review request files and print a recommendation per requested code."""
+    from agent.batch import run_batch
     from agent.cases import load_cases
-    from agent.determination import Determination
     from agent.knowledge import KnowledgeBase
     from agent.render import determination_view, summary_table, to_markdown
     from agent.review import Reviewer
+    from agent.settings import get_settings
 
     loaded = load_cases(paths)
     for problem in loaded.errors:
         err.print(f"[red]error:[/] {problem}")
     if not loaded.cases:
         raise typer.Exit(2)
-    reviewer = Reviewer(KnowledgeBase(), backend=backend, policy=policy)
-    results: list[Determination] = []
-    todo = loaded.cases
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        done = [c for c in todo if (out_dir / f"{c.id}.json").exists() and not force]
-        for case in done:
-            results.append(Determination.model_validate_json((out_dir / f"{case.id}.json").read_text()))
-        if done:
-            err.print(f"{len(done)} case(s) already reviewed in {out_dir}; skipping them (use --force to redo)")
-        todo = [c for c in todo if c not in done]
+    overrides = {k: v for k, v in {"openai_model": model, "llm_cache": False if no_cache else None}.items() if v is not None}
+    settings = get_settings().model_copy(update=overrides)
+    reviewer = Reviewer(KnowledgeBase(settings), backend=backend, policy=policy)
+    save = cli_reviewer.ReviewSaver(loaded.cases, no_store=no_store)  # audit store (issue 5): saves each review, prints its id
     with _progress() as progress:
-        task = progress.add_task("reviewing", total=len(todo), visible=len(todo) > 1)
-        for case in todo:
-            det = reviewer.review(case)
-            results.append(det)
-            if out_dir:
-                tmp = out_dir / f".{case.id}.json.tmp"
-                tmp.write_text(det.model_dump_json(indent=2))
-                tmp.replace(out_dir / f"{case.id}.json")  # atomic: an interrupted batch never leaves half a file
-                if markdown:
-                    (out_dir / f"{case.id}.md").write_text(to_markdown(det))
-            progress.advance(task)
-    order = {c.id: i for i, c in enumerate(loaded.cases)}
-    results.sort(key=lambda d: order.get(d.case_id, 0))
+        task = progress.add_task("reviewing", total=len(loaded.cases), visible=len(loaded.cases) > 1)
+
+        def started(resumed: int, todo: int) -> None:
+            if resumed:
+                err.print(f"{resumed} case(s) already reviewed in {out_dir}; skipping them (use --force to redo)")
+            progress.update(task, total=todo)
+
+        batch = partial(run_batch, out_dir=out_dir, force=force, markdown=markdown, on_start=started)
+        try:
+            result = batch(
+                loaded.cases, reviewer.review, concurrency=concurrency or settings.concurrency,
+                prices=settings.prices, default_model=reviewer.backend.model,
+                on_done=save.then(lambda _: progress.advance(task)),  # audit store (issue 5): save, then advance
+            )
+        except KeyboardInterrupt:
+            err.print(f"interrupted: finished cases are saved in {out_dir or '(no --out)'}; run the same command again to resume")
+            raise typer.Exit(130) from None
+    results = result.determinations
     if as_json:
         payload = [json.loads(d.model_dump_json()) for d in results]
         out.print_json(data=payload[0] if len(payload) == 1 else payload)
@@ -93,6 +111,8 @@ def review(
             out.print(determination_view(det))
         if len(results) > 1:
             out.print(summary_table(results))
+    if len(loaded.cases) > 1 or reviewer.backend.kind == "llm":
+        err.print(result.summary.line(), markup=False, highlight=False)
     if loaded.errors:
         raise typer.Exit(2)
 
@@ -119,7 +139,8 @@ def search(
 
     hits = KnowledgeBase().search(query, k, Filters(region=region, topic=topic))
     if as_json:
-        out.print_json(data=[{"chunk_id": h.chunk.id, "score": h.score, "section": h.chunk.section, "text": h.chunk.text} for h in hits])
+        rows = [{"chunk_id": h.chunk.id, "score": h.score, "section": h.chunk.section, "text": h.chunk.text} for h in hits]
+        out.print_json(data=rows)
         return
     table = Table(title=f"Top {len(hits)} chunks")
     for col in ("#", "chunk", "section", "text"):
@@ -131,7 +152,9 @@ def search(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Guideline documents to add (Markdown, text, HTML, PDF) or folders")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Guideline documents to add (Markdown, text, HTML, PDF) or folders")
+    ] = None,
 ) -> None:
     """Add documents to the knowledge base and embed whatever changed (incremental)."""
     from agent.ingest import ingest_files
@@ -148,7 +171,8 @@ def ingest(
             progress.update(task, completed=done, total=total)
 
         added, deleted = kb.sync(tick)
-    out.print(f"knowledge base {kb.version}: {len(kb.corpus.chunks)} chunks from {len(kb.corpus.documents)} documents; {added} embedded, {deleted} removed")
+    size = f"{len(kb.corpus.chunks)} chunks from {len(kb.corpus.documents)} documents"
+    out.print(f"knowledge base {kb.version}: {size}; {added} embedded, {deleted} removed")
 
 
 @app.command()
@@ -183,3 +207,15 @@ def main() -> None:
 from agent import cli_ask  # noqa: E402
 
 cli_ask.register(app)
+from agent import cli_eval  # noqa: E402
+
+cli_eval.register(app)
+from agent import cli_reviewer  # noqa: E402
+
+cli_reviewer.register(app)
+from agent import cli_serve  # noqa: E402
+
+cli_serve.register(app)
+from agent import cli_letters  # noqa: E402
+
+cli_letters.register(app)

@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
         path = TokenStore(Store(settings=settings).engine).ensure_admin(settings.data_dir)
         if path:
             token = path.read_text().strip()
-            err.print(f"[bold]First start:[/] an admin token was created. Sign in at http://{host}:{port}/login with:\n\n    {token}\n")
+            url = f"http://{host}:{port}/login"
+            err.print(f"[bold]First start:[/] an admin token was created. Sign in at {url} with:\n\n    {token}\n")
             err.print(f"It is also saved in {path} (readable by you only). Create more with `umreview token create`.")
         uvicorn.run(
             "agent.web.factory:app",

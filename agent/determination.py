@@ -95,6 +95,8 @@ class ViolationKind(StrEnum):
     instruction_obeyed = "instruction_obeyed"
     red_flag_disagreement = "red_flag_disagreement"
     decision_disagreement = "decision_disagreement"
+    model_red_flag_unconfirmed = "model_red_flag_unconfirmed"
+    conservative_care_disagreement = "conservative_care_disagreement"
 
 
 class Severity(StrEnum):
@@ -114,6 +116,24 @@ class Violation(BaseModel):
     safe_decision: Decision | None = Field(default=None, description="what the validator requires instead")
 
 
+class TokenUsage(BaseModel):
+    """Tokens billed by a language-model API (LLM backends only); cache hits cost nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+    input_tokens: int = Field(default=0, ge=0)
+    output_tokens: int = Field(default=0, ge=0)
+    requests: int = Field(default=0, ge=0, description="API calls that returned a reply")
+    cache_hits: int = Field(default=0, ge=0, description="replies served from the local LLM cache")
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            requests=self.requests + other.requests,
+            cache_hits=self.cache_hits + other.cache_hits,
+        )
+
+
 class Provenance(BaseModel):
     model_config = ConfigDict(extra="forbid")
     backend: str
@@ -125,6 +145,18 @@ class Provenance(BaseModel):
     criteria_version: str
     kb_version: str
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    attempts: int | None = Field(default=None, ge=1, description="drafts requested; 1 = the first draft was accepted")
+    usage: TokenUsage | None = Field(default=None, description="tokens used by all drafts of this case (LLM backends)")
+
+
+class ReportedFacts(BaseModel):
+    """What a language model says it read in the note. Never trusted: compared with the rules' facts."""
+
+    model_config = ConfigDict(extra="forbid")
+    extractor: str = Field(description="e.g. 'llm:gpt-4o-mini'")
+    red_flags: list[str] = Field(default_factory=list)
+    red_flag_quotes: list[NoteQuote] = Field(default_factory=list)
+    conservative_care_weeks: float | None = Field(default=None, ge=0)
 
 
 class Fallback(BaseModel):
@@ -153,6 +185,9 @@ class Determination(BaseModel):
     validator_findings: list[Violation] = Field(default_factory=list)
     fallback: Fallback | None = None
     requires_physician_review: bool = True
+    llm_facts: ReportedFacts | None = Field(
+        default=None, description="red flags and conservative care as read by the language model (LLM backends)"
+    )
 
     def for_code(self, code: str) -> CodeDetermination | None:
         return next((d for d in self.determinations if d.code == code), None)
@@ -160,3 +195,10 @@ class Determination(BaseModel):
     @property
     def decisions(self) -> dict[str, Decision]:
         return {d.code: d.decision for d in self.determinations}
+
+    @property
+    def path(self) -> Literal["accepted", "repaired", "fallback"]:
+        """How the draft became final: first draft accepted, accepted after repair, or rules fallback."""
+        if self.fallback is not None:
+            return "fallback"
+        return "repaired" if (self.provenance.attempts or 1) > 1 else "accepted"

@@ -58,3 +58,25 @@ class NotFoundError(UmreviewError):
     """A review, chunk or other stored object does not exist (exit code 2)."""
 
     exit_code = 2
+
+
+class PermissionDenied(UmreviewError):
+    """The actor's role may not do this, e.g. a nurse reviewer signing a denial (exit code 2)."""
+
+    exit_code = 2
+
+
+class SignOffError(UmreviewError):
+    """A sign-off cannot be recorded as asked: already signed, no reason for an override, ... (exit code 2)."""
+
+    exit_code = 2
+
+
+class StoreError(UmreviewError):
+    """The audit database cannot be reached or used; the message names the URL without its password."""
+
+
+class LetterError(UmreviewError):
+    """A denial letter cannot be drafted as asked: no code is denied, the denial was overturned, or bad options (exit code 2)."""
+
+    exit_code = 2

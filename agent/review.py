@@ -3,12 +3,15 @@
 ``Reviewer.review`` never raises for a bad backend reply: a BackendError or a draft that still
 violates the validator after the repair rounds is replaced by the rules engine's determination,
 marked ``fallback`` with the reasons. Whatever the backend, unsafe decisions are corrected to the
-validator's safe outcome before anything is returned.
+validator's safe outcome before anything is returned. An LLM's own reading of the note (red flags,
+conservative-care weeks) is compared with the rules extractor's: disagreements become findings, and
+a red flag only the model reports can turn a deny into a refer, never anything into an approve.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 
 from agent.backends import Backend, DraftRequest, get_backend
@@ -16,10 +19,11 @@ from agent.backends.offline import OfflineBackend
 from agent.cases import Case
 from agent.clinical_facts import ClinicalFacts
 from agent.criteria import CriteriaSet
-from agent.determination import Determination, Fallback, Severity, Violation
+from agent.determination import Determination, Fallback, ReportedFacts, Severity, TokenUsage, Violation
 from agent.engine import Engine
 from agent.errors import BackendError
 from agent.extract import extract_facts
+from agent.fact_check import fact_disagreements, refer_on_unconfirmed_flags
 from agent.knowledge import KnowledgeBase
 from agent.retrieval import Filters, Hit
 from agent.validator import Validator, apply_safe_outcome
@@ -44,14 +48,19 @@ def retrieval_query(case: Case, code: str, label: str | None, facts: ClinicalFac
 class Reviewer:
     """Reviews cases against one knowledge base and criteria set with one backend."""
 
-    def __init__(self, kb: KnowledgeBase, *, backend: Backend | str | None = None, policy: str | None = None, retrieve: bool = True) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, *, backend: Backend | str | None = None, policy: str | None = None, retrieve: bool = True
+    ) -> None:
         self.kb = kb
-        self.backend = get_backend(backend or kb.settings.backend) if backend is None or isinstance(backend, str) else backend
+        if backend is None or isinstance(backend, str):
+            backend = get_backend(backend or kb.settings.backend, kb.settings)
+        self.backend = backend
         self.criteria: CriteriaSet = kb.criteria(policy)
         self.engine = Engine(self.criteria, kb.resolve)
         self.validator = Validator(self.criteria, kb.corpus, self.engine)
         self.retrieve = retrieve
         self.repair_rounds = kb.settings.repair_rounds
+        self._prepare_lock = threading.Lock()
 
     def _hits(self, case: Case, facts: ClinicalFacts) -> dict[str, list[Hit]]:
         if not self.retrieve:
@@ -76,30 +85,48 @@ class Reviewer:
         )
 
     def review(self, case: Case) -> Determination:
-        request = self.request_for(case)
+        """The final determination for ``case``; thread-safe (batches call it from worker threads)."""
+        with self._prepare_lock:  # extraction, engine and retrieval: shared lazily-built state
+            request = self.request_for(case)
         draft, violations, reasons, attempts = None, [], [], 0
+        usage: TokenUsage | None = None
+        reported: ReportedFacts | None = None
         feedback: list[Violation] | None = None
         for attempts in range(1, self.repair_rounds + 2):
             try:
-                draft = self.backend.draft(request, feedback)
+                candidate = self.backend.draft(request, feedback)
             except BackendError as exc:
+                usage = _plus(usage, getattr(exc, "usage", None))
                 reasons.append(f"attempt {attempts}: backend error: {exc}")
-                draft = None
                 break
-            violations = self.validator.validate(draft, case, request.facts)
+            usage = _plus(usage, candidate.provenance.usage)
+            reported = candidate.llm_facts or reported
+            violations = self.validator.validate(candidate, case, request.facts)
+            violations += fact_disagreements(candidate.llm_facts, request.facts)
             blocking = [v for v in violations if v.severity != Severity.info]
             if not blocking:
+                draft = candidate
                 break
             reasons.append(f"attempt {attempts}: " + "; ".join(sorted({v.kind.value for v in blocking})))
             feedback = blocking
-        else:
-            draft = None
         if draft is None:
             log.info("case %s: falling back to the rules engine after %d attempt(s)", case.id, attempts)
             offline = OfflineBackend().draft(request)
-            final = apply_safe_outcome(offline, self.validator.validate(offline, case, request.facts))
-            return final.model_copy(update={"fallback": Fallback(reasons=reasons, attempts=attempts)})
-        return apply_safe_outcome(draft, violations)
+            checked = self.validator.validate(offline, case, request.facts) + fact_disagreements(reported, request.facts)
+            final = apply_safe_outcome(offline, checked).model_copy(
+                update={"fallback": Fallback(reasons=reasons, attempts=attempts), "llm_facts": reported}
+            )
+        else:
+            final = apply_safe_outcome(draft, violations)
+        provenance = final.provenance.model_copy(update={"attempts": attempts, "usage": usage})
+        final = final.model_copy(update={"provenance": provenance})
+        return refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
+
+
+def _plus(total: TokenUsage | None, more: TokenUsage | None) -> TokenUsage | None:
+    if more is None:
+        return total
+    return more if total is None else total + more
 
 
 def review_cases(cases: Sequence[Case], reviewer: Reviewer) -> list[Determination]:

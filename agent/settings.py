@@ -10,12 +10,29 @@ from functools import lru_cache
 from pathlib import Path
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict, TomlConfigSettingsSource
 
 
 def _config_file() -> Path:
     return Path(os.environ.get("UMREVIEW_CONFIG", Path(user_data_dir("umreview")) / "config.toml"))
+
+
+class ModelPrice(BaseModel):
+    """List price of a model in US dollars per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+# List prices when this table was written; override with UMREVIEW_PRICES for your contract or model.
+DEFAULT_PRICES = {
+    "gpt-4o-mini": ModelPrice(input=0.15, output=0.60),
+    "gpt-4o": ModelPrice(input=2.50, output=10.00),
+    "gpt-4.1-mini": ModelPrice(input=0.40, output=1.60),
+    "gpt-4.1": ModelPrice(input=2.00, output=8.00),
+}
 
 
 class Settings(BaseSettings):
@@ -43,7 +60,18 @@ class Settings(BaseSettings):
     openai_model: str = Field(default="gpt-4o-mini", description="Model name for the openai backend")
     openai_timeout: float = Field(default=60.0, gt=0, description="Per-request timeout in seconds")
     openai_max_retries: int = Field(default=2, ge=0, description="Client retries on 429/5xx")
+    openai_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature for the openai backend")
+    openai_max_tokens: int | None = Field(
+        default=None, ge=1, description="Reply token cap sent as max_tokens (llama.cpp's server needs it); unset = server default"
+    )
+    llm_cache: bool = Field(default=True, description="Cache LLM replies on disk under data_dir/llm-cache")
+    concurrency: int = Field(default=4, ge=1, le=64, description="Cases reviewed at once in a batch")
+    prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES), description="Model -> USD per million input/output tokens"
+    )
     repair_rounds: int = Field(default=2, ge=0, le=5, description="Validator-guided repair rounds before fallback")
+    clock_expedited_hours: float = Field(default=72, gt=0, description="Decision clock for expedited requests, in hours")
+    clock_standard_days: int = Field(default=7, ge=1, description="Decision clock for standard requests, in calendar days")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def,override]  # pydantic-settings hook signature
@@ -57,6 +85,10 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def llm_cache_dir(self) -> Path:
+        return self.data_dir / "llm-cache"
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -1,4 +1,9 @@
-"""Regression gate over evals/cases with the offline backend (labels are read only here, to score)."""
+"""Regression gate: the eval runner over evals/cases with the offline backend, against evals/baseline.json.
+
+The runner reviews every case blind (labels stripped) and scores it; this test only reads the
+summary and the comparison. Accepting a new baseline is a deliberate act:
+``umreview eval evals/cases --results evals/baseline.json`` (see evals/README.md).
+"""
 
 from __future__ import annotations
 
@@ -6,45 +11,49 @@ from pathlib import Path
 
 import pytest
 
-from agent.cases import Decision, load_cases
+from agent.cases import load_cases
+from agent.eval_compare import DEFAULT_TOLERANCE, Comparison, compare
+from agent.evals import EvalResults, load_results, run_eval
 from agent.knowledge import KnowledgeBase
 from agent.review import Reviewer
 from agent.settings import Settings
 
-CASES = Path(__file__).parent.parent / "evals" / "cases"
-MIN_ACCURACY = 0.95  # measured 67/69 = 0.971 on 2026-11-28
+EVALS = Path(__file__).parent.parent / "evals"
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[str, str, Decision, Decision, list[str], list[str]]]:
-    loaded = load_cases([CASES])
+def baseline() -> EvalResults:
+    return load_results(EVALS / "baseline.json")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> EvalResults:
+    loaded = load_cases([EVALS / "cases"])
     assert not loaded.errors and len(loaded.cases) >= 50
     reviewer = Reviewer(KnowledgeBase(Settings(data_dir=tmp_path_factory.mktemp("kb"))), retrieve=False)
-    rows = []
-    for case in loaded.cases:
-        assert case.expected is not None
-        det = reviewer.review(case)
-        assert not [v for v in det.validator_findings if v.severity != "info"], case.id
-        for code, expected in case.expected.decisions.items():
-            rows.append((case.id, code, expected, det.decisions[code], case.expected.red_flags, det.red_flags))
-    return rows
+    return run_eval(loaded.cases, reviewer, sources=loaded.sources)
 
 
-def test_no_unsafe_denials(scored) -> None:
-    # A deny where the label approves, or refers because of a red flag; a labeled deny is never unsafe.
-    unsafe = [
-        (cid, code)
-        for cid, code, exp, got, flags, _ in scored
-        if got == Decision.deny and exp != Decision.deny and (exp == Decision.approve or flags)
-    ]
-    assert unsafe == []
+@pytest.fixture(scope="module")
+def comparison(results: EvalResults, baseline: EvalResults) -> Comparison:
+    return compare(results, baseline, tolerance=DEFAULT_TOLERANCE)
 
 
-def test_red_flag_recall_is_complete(scored) -> None:
-    misses = {(cid, f) for cid, _, _, _, expected, got in scored for f in expected if f not in got}
-    assert misses == set()
+def test_offline_drafts_pass_the_validator(results: EvalResults) -> None:
+    blocking = [(c.id, f.kind) for c in results.cases for f in c.findings if f.severity != "info"]
+    assert blocking == [] and results.summary["errors"] == 0
 
 
-def test_accuracy_at_least_baseline(scored) -> None:
-    correct = sum(1 for _cid, _code, exp, got, _flags, _found in scored if exp == got)
-    assert correct / len(scored) >= MIN_ACCURACY
+def test_no_unsafe_denials(results: EvalResults) -> None:
+    # A deny where the label approves, or where the case has a red flag; a labeled deny is never unsafe.
+    assert results.summary["unsafe_denials"] == []
+
+
+def test_red_flag_recall_is_complete(results: EvalResults) -> None:
+    assert results.summary["red_flags"]["misses"] == []
+    assert results.summary["red_flags"]["recall"] == 1.0
+
+
+def test_accuracy_at_least_baseline(results: EvalResults, baseline: EvalResults, comparison: Comparison) -> None:
+    assert results.summary["accuracy"] >= baseline.summary["accuracy"] - DEFAULT_TOLERANCE
+    assert not comparison.regression, comparison.reasons

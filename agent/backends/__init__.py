@@ -10,6 +10,7 @@ from agent.cases import Case
 from agent.clinical_facts import ClinicalFacts
 from agent.determination import CodeDetermination, Determination, Violation
 from agent.retrieval import Hit
+from agent.settings import Settings
 
 
 class DraftRequest(BaseModel):
@@ -36,8 +37,8 @@ class Backend(Protocol):
         ...
 
 
-def get_backend(name: str) -> Backend:
-    """The backend called ``name`` (``offline`` or ``openai``)."""
+def get_backend(name: str, settings: Settings | None = None) -> Backend:
+    """The backend called ``name`` (``offline`` or ``openai``), configured from ``settings``."""
     from agent.errors import ConfigError
 
     if name == "offline":
@@ -45,9 +46,7 @@ def get_backend(name: str) -> Backend:
 
         return OfflineBackend()
     if name == "openai":
-        try:
-            from agent.backends.openai import OpenAIBackend  # type: ignore[import-not-found]  # added by the LLM issue
-        except ImportError as exc:
-            raise ConfigError("the openai backend is not available in this build") from exc
-        return OpenAIBackend()  # type: ignore[no-any-return]  # see above
+        from agent.backends.openai import OpenAIBackend
+
+        return OpenAIBackend(settings)
     raise ConfigError(f"unknown backend {name!r}; choose offline or openai")

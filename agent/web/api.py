@@ -182,7 +182,13 @@ def chunk(chunk_id: str, who: Reviewer, svc: Svc) -> dict[str, Any]:
     found = svc.kb.corpus.chunk(chunk_id)
     if found is None:
         raise NotFoundError(f"no guideline chunk {chunk_id!r} in knowledge base {svc.kb.version}")
-    return {"id": found.id, "document": found.document_title, "version": found.document_version, "section": found.section, "text": found.text}
+    return {
+        "id": found.id,
+        "document": found.document_title,
+        "version": found.document_version,
+        "section": found.section,
+        "text": found.text,
+    }
 
 
 @fhir_router.post("/Claim/$submit", status_code=201)

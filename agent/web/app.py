@@ -11,9 +11,9 @@ on /v1 and /fhir, a readable page in the workbench.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,17 +25,19 @@ from agent import __version__
 from agent.errors import (
     CaseFileError,
     ConfigError,
+    KnowledgeBaseError,
     NotFoundError,
     PermissionDenied,
     SignOffError,
+    StoreError,
     UmreviewError,
 )
 from agent.service import Service
 from agent.settings import Settings, get_settings
 from agent.web.auth import Principal, Role, TokenStore, csrf_ok
+from agent.web.guard import RequestGuard, error_body, wants_html
 
 log = logging.getLogger("umreview.web")
-access_log = logging.getLogger("umreview.access")
 STATIC = Path(__file__).parent / "static"
 TOKEN_COOKIE = "umreview_token"
 CSRF_COOKIE = "umreview_csrf"
@@ -45,12 +47,18 @@ STATUS_FOR = {
     NotFoundError: 404,
     PermissionDenied: 403,
     SignOffError: 409,
+    StoreError: 503,  # the database is down: retry later, not the caller's mistake
+    KnowledgeBaseError: 503,
     ConfigError: 500,
 }
-
-
-def error_body(status: int, code: str, message: str) -> dict[str, dict[str, object]]:
-    return {"error": {"status": status, "code": code, "message": message}}
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+}
 
 
 class AuthError(HTTPException):
@@ -84,7 +92,7 @@ async def principal(request: Request) -> Principal:
 
 
 def require(role: Role) -> Callable[[Principal], Principal]:
-    def check(who: Principal = Depends(principal)) -> Principal:
+    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
         if not who.can(role):
             raise AuthError(403, f"this action needs the {role.value} role; your token has the {who.role.value} role")
         return who
@@ -107,34 +115,17 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     if created:
         log.warning("First start: an admin API token was created and written to %s (readable by you only).", created)
 
-    @app.middleware("http")
-    async def limits_and_access_log(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            response: Response = JSONResponse(
-                error_body(413, "payload_too_large", f"request body over {MAX_BODY_BYTES} bytes"), status_code=413
-            )
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")  # the route template, never ids or query strings
-        access_log.info("%s %s %s %.0fms", request.method, path, response.status_code, 1000 * (time.perf_counter() - started))
-        return response
-
-    def wants_html(request: Request) -> bool:
-        path = request.url.path
-        return not (path.startswith("/v1") or path.startswith("/fhir") or path in ("/healthz", "/readyz"))
+    app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 401 and wants_html(request):
+        if exc.status_code == 401 and wants_html(request.url.path):
             return Response(status_code=303, headers={"location": f"/login?next={request.url.path}"})
-        if wants_html(request):
+        if wants_html(request.url.path):
             from agent.web.pages import error_page
 
             return error_page(request, exc.status_code, str(exc.detail))
-        code = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        code = HTTP_CODES.get(exc.status_code, "error")
         return JSONResponse(error_body(exc.status_code, code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -149,16 +140,11 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         status = next((s for cls, s in STATUS_FOR.items() if isinstance(exc, cls)), 400)
         if status >= 500:
             log.error("server error: %s", exc.__class__.__name__)
-        if wants_html(request):
+        if wants_html(request.url.path):
             from agent.web.pages import error_page
 
             return error_page(request, status, str(exc))
         return JSONResponse(error_body(status, exc.__class__.__name__, str(exc)), status_code=status)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s", getattr(request.scope.get("route"), "path", "?"))
-        return JSONResponse(error_body(500, "internal_error", "internal error; see the server log"), status_code=500)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 import yaml
@@ -14,7 +15,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
-from agent.cases import case_from_data
+from agent.audit import ReviewStatus
+from agent.cases import Decision, case_from_data
 from agent.determination import Determination
 from agent.errors import CaseFileError, NotFoundError
 from agent.service import Service
@@ -24,6 +26,9 @@ from agent.web.auth import Principal, Role, new_csrf_token
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["quote_url"] = lambda s: quote(str(s), safe="")
+templates.env.filters["quote_path"] = lambda s: quote(str(s), safe="/")  # chunk ids hold '#' and '@'
+Reviewer = Annotated[Principal, Depends(require(Role.reviewer))]
+Physician = Annotated[Principal, Depends(require(Role.physician))]
 
 
 def _svc(request: Request) -> Service:
@@ -42,24 +47,32 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return render(request, "error.html", http_status=status, status_code=status, message=message, who=None)
 
 
+def local_target(target: str) -> str:
+    """Where to go after sign-in: a path on this site, else '/'. Browsers read '//x', '/\\x' and
+    '/<tab>/x' as another host, so those are refused too (no open redirect)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or any(ord(c) < 33 for c in target):
+        return "/"
+    return target
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "login.html", next=next if next.startswith("/") else "/", who=None, error=None)
+    return render(request, "login.html", next=local_target(next), who=None, error=None)
 
 
 @router.post("/login")
-def login(request: Request, token: str = Form(...), next: str = Form("/")) -> Response:
+def login(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
     who = request.app.state.tokens.lookup(token.strip())
     if who is None:
-        return render(request, "login.html", http_status=401, next=next, who=None, error="That token is not valid or was revoked.")
-    target = next if next.startswith("/") and not next.startswith("//") else "/"
-    response = RedirectResponse(target, status_code=303)
+        error = "That token is not valid or was revoked."
+        return render(request, "login.html", http_status=401, next=next, who=None, error=error)
+    response = RedirectResponse(local_target(next), status_code=303)
     response.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600)
     return response
 
 
 @router.post("/logout")
-def logout(who: Principal = Depends(require(Role.reviewer))) -> Response:
+def logout(who: Reviewer) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(TOKEN_COOKIE)
     return response
@@ -68,22 +81,25 @@ def logout(who: Principal = Depends(require(Role.reviewer))) -> Response:
 @router.get("/")
 def queue(
     request: Request,
+    who: Reviewer,
     status: str | None = None,
     decision: str | None = None,
     overdue: bool | None = None,
-    who: Principal = Depends(require(Role.reviewer)),
 ) -> HTMLResponse:
+    for name, value, allowed in (("status", status, ReviewStatus), ("decision", decision, Decision)):
+        if value and value not in {m.value for m in allowed}:
+            return error_page(request, 422, f"unknown {name} filter; use one of {', '.join(m.value for m in allowed)}")
     records = _svc(request).store.list_reviews(status=status or None, decision=decision or None, overdue=overdue)
     return render(request, "queue.html", who=who, records=records, status=status, decision=decision, overdue=overdue)
 
 
 @router.get("/new")
-def new_page(request: Request, who: Principal = Depends(require(Role.reviewer))) -> HTMLResponse:
+def new_page(request: Request, who: Reviewer) -> HTMLResponse:
     return render(request, "new.html", who=who, error=None, text="")
 
 
 @router.post("/new")
-def submit(request: Request, case_text: str = Form(...), who: Principal = Depends(require(Role.reviewer))) -> Response:
+def submit(request: Request, case_text: Annotated[str, Form()], who: Reviewer) -> Response:
     try:
         data = json.loads(case_text) if case_text.lstrip().startswith("{") else yaml.safe_load(case_text)
         if isinstance(data, dict) and data.get("resourceType") == "Bundle":
@@ -93,7 +109,8 @@ def submit(request: Request, case_text: str = Form(...), who: Principal = Depend
         else:
             case = case_from_data(data, "submitted case")
     except (yaml.YAMLError, json.JSONDecodeError):
-        return render(request, "new.html", http_status=422, who=who, error="The text is neither valid YAML nor JSON.", text=case_text)
+        error = "The text is neither valid YAML nor JSON."
+        return render(request, "new.html", http_status=422, who=who, error=error, text=case_text)
     except CaseFileError as exc:
         return render(request, "new.html", http_status=422, who=who, error=str(exc), text=case_text)
     record = _svc(request).submit(case, actor=who.name)
@@ -121,7 +138,7 @@ def note_segments(note: str, det: Determination) -> tuple[list[Segment], dict[st
     cuts = sorted({0, len(note), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
     segments: list[Segment] = []
     anchors: dict[str, list[str]] = {}
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    for a, b in pairwise(cuts):
         keys = sorted({k for s, e, k in spans if s <= a and b <= e})
         seg = Segment(note[a:b], keys)
         if keys:
@@ -133,7 +150,7 @@ def note_segments(note: str, det: Determination) -> tuple[list[Segment], dict[st
 
 
 @router.get("/reviews/{review_id}")
-def case_view(request: Request, review_id: str, who: Principal = Depends(require(Role.reviewer))) -> HTMLResponse:
+def case_view(request: Request, review_id: str, who: Reviewer) -> HTMLResponse:
     svc = _svc(request)
     record = svc.get(review_id)
     det = record.determination
@@ -156,8 +173,11 @@ def case_view(request: Request, review_id: str, who: Principal = Depends(require
     )
 
 
+Question = Annotated[str, Form(min_length=1, max_length=2000)]  # as in the API
+
+
 @router.post("/reviews/{review_id}/ask")
-def ask(request: Request, review_id: str, question: str = Form(...), who: Principal = Depends(require(Role.reviewer))) -> HTMLResponse:
+def ask(request: Request, review_id: str, question: Question, who: Reviewer) -> HTMLResponse:
     answer, problems = _svc(request).ask(review_id, question, actor=who.name)
     return render(request, "answer.html", who=who, question=question, answer=answer, problems=problems)
 
@@ -166,13 +186,14 @@ def ask(request: Request, review_id: str, question: str = Form(...), who: Princi
 def sign(
     request: Request,
     review_id: str,
-    reviewer: str = Form(...),
-    credentials: str = Form(...),
-    decision: str = Form(...),
-    reason: str = Form(""),
-    who: Principal = Depends(require(Role.physician)),
+    reviewer: Annotated[str, Form()],
+    credentials: Annotated[str, Form()],
+    decision: Annotated[str, Form()],
+    who: Physician,
+    reason: Annotated[str, Form()] = "",
 ) -> Response:
-    _svc(request).sign(review_id, reviewer=reviewer, credentials=credentials, decision=decision, reason=reason or None, role="physician")
+    svc = _svc(request)
+    svc.sign(review_id, reviewer=reviewer, credentials=credentials, decision=decision, reason=reason or None, role="physician")
     return RedirectResponse(f"/reviews/{review_id}#signoff", status_code=303)
 
 
@@ -181,9 +202,9 @@ def letter(
     request: Request,
     review_id: str,
     fmt: str,
+    who: Reviewer,
     audience: str = "member",
     line_of_business: str = "commercial",
-    who: Principal = Depends(require(Role.reviewer)),
 ) -> Response:
     from agent.web.api import LETTER_TYPES
 
@@ -199,7 +220,7 @@ def letter(
 
 
 @router.get("/chunks/{chunk_id:path}")
-def chunk_page(request: Request, chunk_id: str, q: str = "", who: Principal = Depends(require(Role.reviewer))) -> HTMLResponse:
+def chunk_page(request: Request, chunk_id: str, who: Reviewer, q: str = "") -> HTMLResponse:
     svc = _svc(request)
     found = svc.kb.corpus.chunk(chunk_id)
     if found is None:
