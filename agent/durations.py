@@ -64,7 +64,7 @@ _NAMED = (
 _DATE = rf"(?:{_ISO}|{_US}|{_NAMED}|yesterday|today)(?![\w/])"
 _SEPARATOR = r"(?:-|–|—|to|through|thru|until|till|and)"
 _SINCE_TRIGGER = (
-    r"(?:(?:ongoing\s+)?since|(?:start(?:ed|ing)?|began|begin(?:ning)?|onset)"
+    r"(?:(?:ongoing\s+)?since|from|(?:start(?:ed|ing)?|began|begin(?:ning)?|onset)"
     r"(?:\s+(?!(?:on|in)\b)[a-z][\w'/-]*){0,3}?(?:\s+(?:on|in))?)"
 )
 

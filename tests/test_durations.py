@@ -207,3 +207,10 @@ def test_parse_date(token: str, expected: date | None) -> None:
 )
 def test_parse_date_without_note_date(token: str, expected: date | None) -> None:
     assert parse_date(token, note_date=None) == expected
+
+
+def test_from_without_an_end_counts_to_the_note_date() -> None:
+    from datetime import date
+
+    [found] = find_durations("Naproxen from 04/15, PT", note_date=date(2026, 6, 10))
+    assert found.kind == "since" and round(found.weeks) == 8
