@@ -6,6 +6,7 @@ Built from the built-in guidelines (package data) and the user's own documents i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
@@ -34,7 +35,13 @@ class KnowledgeBase:
 
     @property
     def corpus(self) -> Corpus:
-        return corpus_for(self.directories)
+        """The corpus, re-checked for changed files at most once a second (not on every lookup)."""
+        now = time.monotonic()
+        cached = self.__dict__.get("_corpus")
+        if cached is None or now - cached[0] > 1.0:
+            cached = (now, corpus_for(self.directories))
+            self.__dict__["_corpus"] = cached
+        return cached[1]
 
     @property
     def version(self) -> str:
@@ -98,6 +105,7 @@ class KnowledgeBase:
 
     def sync(self, progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
         """Embed new or changed chunks and drop stale ones; (added, deleted)."""
+        self.__dict__.pop("_corpus", None)  # an explicit sync always re-reads the guideline folders
         result = self.vectors.sync(self.corpus.chunks, progress)
         self._synced = True
         return result
