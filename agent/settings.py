@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     )
     repair_rounds: int = Field(default=2, ge=0, le=5, description="Validator-guided repair rounds before fallback")
     clock_expedited_hours: float = Field(default=72, gt=0, description="Decision clock for expedited requests, in hours")
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark workbench cookies Secure (send them over HTTPS only); turn on behind TLS. Always on for https requests",
+    )
     clock_standard_days: int = Field(default=7, ge=1, description="Decision clock for standard requests, in calendar days")
 
     @classmethod

@@ -19,8 +19,10 @@ from web_support import BUNDLE, EXAMPLE_CASE, EXAMPLE_YAML, PHI, RED_FLAG_CASE, 
 
 from agent.cases import Case
 from agent.knowledge import KnowledgeBase
-from agent.web.app import MAX_BODY_BYTES
-from agent.web.auth import TokenStore
+from agent.service import Service
+from agent.settings import Settings
+from agent.web.app import MAX_BODY_BYTES, create_app
+from agent.web.auth import Role, TokenStore
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +146,7 @@ def test_letter_for_an_approval_is_refused(client: TestClient, site: Site) -> No
 
 def test_physician_upholds_and_the_denials_become_final(client: TestClient, site: Site) -> None:
     review_id = submit(client, site)
-    body = {"reviewer": "Dr. Lee", "credentials": "MD, board-certified radiology", "decision": "uphold"}
+    body = {"credentials": "MD, board-certified radiology", "decision": "uphold"}
     response = client.post(f"/v1/reviews/{review_id}/sign", json=body, headers=site.auth("physician"))
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "final" and response.json()["final_decisions"] == {"72157": "deny", "72158": "deny"}
@@ -154,9 +156,23 @@ def test_physician_upholds_and_the_denials_become_final(client: TestClient, site
     assert letter.status_code == 200 and b"DRAFT" not in letter.content
 
 
+def test_the_sign_off_is_recorded_under_the_tokens_name(client: TestClient, site: Site) -> None:
+    review_id = submit(client, site)
+    body = {"reviewer": "Dr. Somebody Else", "credentials": "MD", "decision": "uphold"}
+    forged = client.post(f"/v1/reviews/{review_id}/sign", json=body, headers=site.auth("physician"))
+    assert "dr.lee" in assert_error_shape(forged, 403)["message"]
+    assert site.service.get(review_id).signoff is None  # nothing was signed
+    body["reviewer"] = "dr.lee"  # naming yourself is allowed
+    assert client.post(f"/v1/reviews/{review_id}/sign", json=body, headers=site.auth("physician")).status_code == 200
+    record = site.service.get(review_id)
+    assert record.signoff is not None and record.signoff.reviewer == "dr.lee"
+    signed = [e for e in site.service.store.events(review_id) if e.kind.value == "signed"]
+    assert [e.actor for e in signed] == ["dr.lee"]
+
+
 def test_physician_overturns_with_a_reason(client: TestClient, site: Site) -> None:
     review_id = submit(client, site)
-    body = {"reviewer": "Dr. Lee", "credentials": "MD", "decision": "overturn"}
+    body = {"credentials": "MD", "decision": "overturn"}
     no_reason = client.post(f"/v1/reviews/{review_id}/sign", json=body, headers=site.auth("physician"))
     assert "reason" in assert_error_shape(no_reason, 409)["message"]
     body["reason"] = "Peer-to-peer call: six weeks of physical therapy documented since the note."
@@ -165,6 +181,23 @@ def test_physician_overturns_with_a_reason(client: TestClient, site: Site) -> No
     assert response.json()["status"] == "overturned"
     assert response.json()["final_decisions"] == {"72157": "approve", "72158": "approve"}
     assert response.json()["recommendations"] == {"72157": "deny", "72158": "deny"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("post", "/v1/reviews?policy=no-such-policy", 400),
+        ("get", "/v1/reviews/R-0000", 404),
+        ("get", "/reviews/R-0000", 404),
+        ("get", "/v1/reviews/R-0000/letter", 404),
+    ],
+)
+def test_errors_do_not_reveal_server_paths(client: TestClient, site: Site, method: str, path: str, status: int) -> None:
+    kwargs: dict[str, Any] = {"json": EXAMPLE_CASE} if method == "post" else {}
+    response = getattr(client, method)(path, headers=site.auth("reviewer"), **kwargs)
+    assert response.status_code == status
+    assert str(site.data_dir) not in response.text and "sqlite" not in response.text
+    assert not re.search(r"/(?:home|root|tmp|work|usr)/", response.text), response.text
 
 
 def test_health_and_readiness_need_no_token(client: TestClient) -> None:
@@ -267,9 +300,43 @@ def signed_in(site: Site) -> Iterator[TestClient]:
     """A client signed in through the login form (session cookie + CSRF cookie), as a reviewer."""
     with TestClient(site.app, raise_server_exceptions=False) as c:
         c.get("/login")
-        response = c.post("/login", data={"token": site.tokens["reviewer"], "next": "/new"}, follow_redirects=False)
+        data = {"token": site.tokens["reviewer"], "next": "/new", "csrf_token": c.cookies["umreview_csrf"]}
+        response = c.post("/login", data=data, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/new"
         yield c
+
+
+@pytest.mark.parametrize("csrf", [None, "forged"], ids=["missing", "wrong"])
+def test_the_sign_in_form_needs_the_csrf_token(site: Site, csrf: str | None) -> None:
+    """Login CSRF: a form on another site must not sign a reviewer in under someone else's token."""
+    with TestClient(site.app) as c:
+        c.get("/login")
+        data = {"token": site.tokens["reviewer"], "next": "/"}
+        if csrf:
+            data["csrf_token"] = csrf
+        response = c.post("/login", data=data, follow_redirects=False)
+    assert response.status_code == 403 and "sign in again" in response.text
+    assert "umreview_token" not in response.cookies
+
+
+def test_cookies_are_secure_behind_tls(kb: KnowledgeBase, tmp_path: Path) -> None:
+    plain = make_site(kb, tmp_path / "plain")
+    with TestClient(plain.app) as c:
+        assert "secure" not in c.get("/login").headers["set-cookie"].lower()
+    settings = Settings(data_dir=tmp_path / "tls", secure_cookies=True)
+    app = create_app(settings, service=Service(settings, kb=kb))
+    token = app.state.tokens.create("nurse.kim", Role.reviewer)
+    with TestClient(app) as c:  # TLS ends at a proxy, so the app sees plain http, and still marks cookies Secure
+        assert "; secure" in c.get("/login").headers["set-cookie"].lower()
+    with TestClient(app, base_url="https://proxy.example") as c:  # (a client sends Secure cookies over https only)
+        first = c.get("/login")
+        assert "; secure" in first.headers["set-cookie"].lower()
+        csrf = first.cookies["umreview_csrf"]
+        signed = c.post("/login", data={"token": token, "csrf_token": csrf}, follow_redirects=False)
+    cookie = signed.headers["set-cookie"].lower()
+    assert cookie.startswith("umreview_token=") and "; secure" in cookie and "httponly" in cookie
+    with TestClient(plain.app, base_url="https://testserver") as c:  # an https request always gets Secure
+        assert "; secure" in c.get("/login").headers["set-cookie"].lower()
 
 
 def test_a_cookie_session_needs_the_csrf_token(signed_in: TestClient, site: Site) -> None:
@@ -400,7 +467,9 @@ def test_guideline_links_on_the_case_page_open_the_cited_chunk(signed_in: TestCl
 )
 def test_sign_in_only_redirects_within_the_site(site: Site, target: str, landing: str) -> None:
     with TestClient(site.app) as c:
-        response = c.post("/login", data={"token": site.tokens["reviewer"], "next": target}, follow_redirects=False)
+        c.get("/login")
+        data = {"token": site.tokens["reviewer"], "next": target, "csrf_token": c.cookies["umreview_csrf"]}
+        response = c.post("/login", data=data, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == landing
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from agent.audit import ReviewStatus
 from agent.cases import Case, Decision
-from agent.errors import NotFoundError
+from agent.errors import NotFoundError, PermissionDenied
 from agent.service import Service
 from agent.store import ReviewRecord
 from agent.web.app import require
@@ -130,7 +130,11 @@ def ask(review_id: str, body: Question, who: Reviewer, svc: Svc) -> AnswerOut:
 
 
 class SignIn(BaseModel):
-    reviewer: str = Field(min_length=1, max_length=200)
+    reviewer: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Optional check: must equal the signed-in token's name, under which the sign-off is recorded.",
+    )
     credentials: str = Field(min_length=1, max_length=300)
     decision: Literal["uphold", "overturn"]
     reason: str | None = Field(default=None, max_length=4000)
@@ -138,10 +142,18 @@ class SignIn(BaseModel):
 
 @router.post("/reviews/{review_id}/sign", response_model=ReviewSummary)
 def sign(review_id: str, body: SignIn, who: Physician, svc: Svc) -> ReviewSummary:
-    """Physician sign-off: uphold makes recommended denials final; overturn needs a reason."""
+    """Physician sign-off: uphold makes recommended denials final; overturn needs a reason.
+
+    The signer is the physician the API token belongs to; a ``reviewer`` in the body that names
+    someone else is refused, so nobody signs in another physician's name."""
+    if body.reviewer is not None and body.reviewer.strip() != who.name:
+        raise PermissionDenied(
+            f"this token belongs to {who.name!r}; a sign-off is recorded under the signed-in physician's name, "
+            "so leave 'reviewer' out or send that name"
+        )
     record = svc.sign(
         review_id,
-        reviewer=body.reviewer,
+        reviewer=who.name,
         credentials=body.credentials,
         decision=body.decision,
         reason=body.reason,

@@ -32,10 +32,11 @@ from agent.errors import (
     StoreError,
     UmreviewError,
 )
+from agent.kb import builtin_guidelines_dir
 from agent.service import Service
 from agent.settings import Settings, get_settings
 from agent.web.auth import Principal, Role, TokenStore, csrf_ok
-from agent.web.guard import RequestGuard, error_body, wants_html
+from agent.web.guard import RequestGuard, error_body, public_message, wants_html
 
 log = logging.getLogger("umreview.web")
 STATIC = Path(__file__).parent / "static"
@@ -135,16 +136,25 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         return JSONResponse(error_body(422, "invalid_request", message), status_code=422)  # no input values echoed
 
+    hidden = {
+        f"the audit store {service.store.safe_url}": "the audit store",
+        service.store.safe_url: "the audit store",
+        str(settings.data_dir): "<data dir>",
+        str(builtin_guidelines_dir()): "the built-in guidelines",
+        settings.chroma_url or "": "the Chroma server",
+    }
+
     @app.exception_handler(UmreviewError)
     async def domain_error(request: Request, exc: UmreviewError) -> Response:
         status = next((s for cls, s in STATUS_FOR.items() if isinstance(exc, cls)), 400)
         if status >= 500:
             log.error("server error: %s", exc.__class__.__name__)
+        message = public_message(str(exc), secrets=hidden)
         if wants_html(request.url.path):
             from agent.web.pages import error_page
 
-            return error_page(request, status, str(exc))
-        return JSONResponse(error_body(status, exc.__class__.__name__, str(exc)), status_code=status)
+            return error_page(request, status, message)
+        return JSONResponse(error_body(status, exc.__class__.__name__, message), status_code=status)
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:
@@ -158,7 +168,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             service.store.counts()
             version = service.kb.version
         except UmreviewError as exc:
-            return JSONResponse(error_body(503, "not_ready", str(exc)), status_code=503)
+            return JSONResponse(error_body(503, "not_ready", public_message(str(exc), secrets=hidden)), status_code=503)
         return JSONResponse({"status": "ready", "kb_version": version})
 
     from agent.web import api, pages

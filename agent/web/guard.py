@@ -10,6 +10,7 @@ them either.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import traceback
 
@@ -25,6 +26,19 @@ access_log = logging.getLogger("umreview.access")
 
 def error_body(status: int, code: str, message: str) -> dict[str, dict[str, object]]:
     return {"error": {"status": status, "code": code, "message": message}}
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w:/.])/(?:[\w.~+-]+/)+[\w.~+-]*")
+
+
+def public_message(message: str, *, secrets: dict[str, str]) -> str:
+    """An error message fit for a caller outside the server: the audit-store URL, the data
+    directory and other server-side locations (``secrets``: text -> what to say instead) and any
+    remaining absolute file path are replaced, so errors do not map the server's disk."""
+    for text, label in sorted(secrets.items(), key=lambda kv: -len(kv[0])):
+        if text:
+            message = message.replace(text, label)
+    return _ABSOLUTE_PATH.sub("<server path>", message)
 
 
 def wants_html(path: str) -> bool:

@@ -21,7 +21,7 @@ from agent.determination import Determination
 from agent.errors import CaseFileError, NotFoundError
 from agent.service import Service
 from agent.web.app import CSRF_COOKIE, TOKEN_COOKIE, require
-from agent.web.auth import Principal, Role, new_csrf_token
+from agent.web.auth import Principal, Role, csrf_ok, new_csrf_token
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -35,11 +35,16 @@ def _svc(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]  # set by create_app
 
 
+def secure_cookies(request: Request) -> bool:
+    """Cookies go over HTTPS only when the request came over HTTPS or the operator says TLS is in front."""
+    return request.url.scheme == "https" or bool(_svc(request).settings.secure_cookies)
+
+
 def render(request: Request, name: str, http_status: int = 200, **context: Any) -> HTMLResponse:
     csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
     response = templates.TemplateResponse(request, name, {"csrf": csrf, **context}, status_code=http_status)
     if request.cookies.get(CSRF_COOKIE) != csrf:
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="strict")
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="strict", secure=secure_cookies(request))
     return response
 
 
@@ -61,20 +66,32 @@ def login_page(request: Request, next: str = "/") -> HTMLResponse:
 
 
 @router.post("/login")
-def login(request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/") -> Response:
+def login(
+    request: Request,
+    token: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    # The sign-in form carries the CSRF token too, so another site cannot sign a reviewer in
+    # under its own token (login CSRF) and collect what they then submit.
+    if not csrf_ok(request.cookies.get(CSRF_COOKIE), csrf_token):
+        error = "The sign-in form expired or came from another site; please sign in again."
+        return render(request, "login.html", http_status=403, next=local_target(next), who=None, error=error)
     who = request.app.state.tokens.lookup(token.strip())
     if who is None:
         error = "That token is not valid or was revoked."
-        return render(request, "login.html", http_status=401, next=next, who=None, error=error)
+        return render(request, "login.html", http_status=401, next=local_target(next), who=None, error=error)
     response = RedirectResponse(local_target(next), status_code=303)
-    response.set_cookie(TOKEN_COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600)
+    response.set_cookie(
+        TOKEN_COOKIE, token.strip(), httponly=True, samesite="strict", max_age=12 * 3600, secure=secure_cookies(request)
+    )
     return response
 
 
 @router.post("/logout")
-def logout(who: Reviewer) -> Response:
+def logout(request: Request, who: Reviewer) -> Response:
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(TOKEN_COOKIE)
+    response.delete_cookie(TOKEN_COOKIE, httponly=True, samesite="strict", secure=secure_cookies(request))
     return response
 
 
@@ -186,14 +203,13 @@ def ask(request: Request, review_id: str, question: Question, who: Reviewer) -> 
 def sign(
     request: Request,
     review_id: str,
-    reviewer: Annotated[str, Form()],
     credentials: Annotated[str, Form()],
     decision: Annotated[str, Form()],
     who: Physician,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     svc = _svc(request)
-    svc.sign(review_id, reviewer=reviewer, credentials=credentials, decision=decision, reason=reason or None, role="physician")
+    svc.sign(review_id, reviewer=who.name, credentials=credentials, decision=decision, reason=reason or None, role="physician")
     return RedirectResponse(f"/reviews/{review_id}#signoff", status_code=303)
 
 
