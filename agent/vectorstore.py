@@ -57,7 +57,8 @@ class VectorStore:
         return set(self._collection.get(include=[])["ids"])
 
     def sync(self, chunks: Sequence[Chunk], progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
-        """Add missing chunks and delete stale ones; return (added, deleted)."""
+        """Add missing chunks and delete stale ones; return (added, deleted). Safe to run from several
+        processes against one Chroma server at once (writes are idempotent upserts and deletes)."""
         wanted = {c.id: c for c in chunks}
         present = self.ids()
         stale = sorted(present - wanted.keys())
@@ -67,7 +68,7 @@ class VectorStore:
         new.sort(key=lambda c: (c.document_id, c.order))
         for start in range(0, len(new), BATCH):
             batch = new[start : start + BATCH]
-            self._collection.add(
+            self._collection.upsert(  # upsert: web workers syncing one Chroma server at once must not collide
                 ids=[c.id for c in batch],
                 embeddings=self.embedder.embed([c.embedding_text() for c in batch]),  # type: ignore[arg-type]  # chroma accepts lists
                 documents=[c.text for c in batch],

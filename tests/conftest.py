@@ -11,6 +11,8 @@ import os
 from collections.abc import Iterator, Sequence
 
 import pytest
+from needs import unavailable
+from pg_server import MISSING, PgServer, find_bindir, postgres_server
 
 from agent.criteria import CriteriaSet
 from agent.engine import Engine
@@ -35,6 +37,17 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """One throwaway PostgreSQL server for the whole session (Debian's server binaries)."""
+    bindir = find_bindir()
+    if bindir is None:
+        unavailable(MISSING)
+    pytest.importorskip("psycopg", reason="psycopg 3 is needed for PostgreSQL (pip install -e '.[postgres]')")
+    with postgres_server(bindir) as server:
+        yield server
 
 
 class NoEmbedder:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from needs import unavailable
 from typer.testing import CliRunner
 
 from agent import cli_eval
@@ -449,7 +450,7 @@ def test_report_in_a_real_browser(fast_kb: KnowledgeBase, tmp_path: Path) -> Non
     """Chromium renders the report: the confusion matrix and a failing case are visible."""
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
-        pytest.skip("/usr/bin/chromium is missing (.ci/run installs Debian's chromium)")
+        unavailable("/usr/bin/chromium is missing (.ci/run installs Debian's chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is in the dev extra")
     cases = _copy_cases(tmp_path)
     path = cases / "lbp-acute-axial-2wk-no-red-flags.yaml"

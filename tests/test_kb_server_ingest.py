@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chroma_server import chroma_cli
+from chroma_server import chroma_server as run_chroma_server
+from needs import unavailable
 from test_retrieval import HashEmbedder
 from typer.testing import CliRunner
 
@@ -22,43 +20,14 @@ from agent.retrieval import Filters
 from agent.settings import Settings
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    chroma = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-    if not Path(chroma).exists():
-        pytest.skip("the chroma CLI (from the chromadb package) is not installed")
-    port = _free_port()
-    log = tmp_path_factory.mktemp("chroma-log") / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [chroma, "run", "--path", str(tmp_path_factory.mktemp("chroma-data")), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if proc.poll() is not None:
-                pytest.fail(f"chroma server exited early:\n{log.read_text()}")
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"chroma server did not start:\n{log.read_text()}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    if chroma_cli() is None:
+        unavailable("the chroma CLI (from the chromadb package) is not installed")
+    with run_chroma_server(tmp_path_factory.mktemp("chroma")) as url:
+        yield url
 
 
-@pytest.mark.slow
 def test_retrieval_through_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:
     embedded = KnowledgeBase(Settings(data_dir=tmp_path / "embedded"), embedder=HashEmbedder())
     remote = KnowledgeBase(Settings(data_dir=tmp_path / "remote", chroma_url=chroma_server), embedder=HashEmbedder())

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from needs import unavailable
 from typer.testing import CliRunner
 
 from agent.cases import Case, Decision, load_case
@@ -332,7 +333,7 @@ def test_pdf_renders_page_image(letters, tmp_path: Path) -> None:
     assert "Notice of Denial of Coverage" in text and "Your right to appeal" in text and "DRAFT" in text
     assert min(sizes) >= 12, sizes
     if shutil.which("pdftoppm") is None:
-        pytest.skip("pdftoppm (Debian poppler-utils) is not installed; .ci/run installs it")
+        unavailable("pdftoppm (Debian poppler-utils) is not installed; .ci/run installs it")
     subprocess.run(
         ["pdftoppm", "-f", "1", "-l", "1", "-r", "60", "-png", "-singlefile", str(pdf), str(tmp_path / "page1")], check=True
     )

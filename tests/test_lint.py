@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from needs import unavailable
 
 ROOT = Path(__file__).parent.parent
 
@@ -15,7 +16,7 @@ ROOT = Path(__file__).parent.parent
 def test_ruff_is_clean() -> None:
     ruff = shutil.which("ruff")
     if ruff is None:
-        pytest.skip("ruff is not installed (it is in the dev extra)")
+        unavailable("ruff is not installed (it is in the dev extra)")
     result = subprocess.run([ruff, "check", "agent", "tests", "benches"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from pg_server import MISSING, PgServer, find_bindir, postgres_server
+from pg_server import PgServer
 from sqlalchemy import create_engine, text
 
 from agent.cases import Case
@@ -60,16 +60,6 @@ def saved(store: Store, decisions: dict[str, str], *, case_id: str = "case-1", u
 
 
 # -- backends ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
-    bindir = find_bindir()
-    if bindir is None:
-        pytest.skip(MISSING)
-    pytest.importorskip("psycopg", reason="psycopg 3 is needed for PostgreSQL (pip install -e '.[postgres]')")
-    with postgres_server(bindir) as server:
-        yield server
 
 
 _db_numbers = itertools.count()

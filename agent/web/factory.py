@@ -1,9 +1,30 @@
-"""App factory for uvicorn workers: ``uvicorn agent.web.factory:app --factory``."""
+"""App factory for uvicorn workers: ``uvicorn agent.web.factory:app --factory``.
+
+Each worker process logs umreview's own lines (access log: method, route template, status, time;
+errors by type) to stderr with its process id, so an operator can tell workers apart.
+"""
+
+import logging
 
 from fastapi import FastAPI
 
 from agent.web.app import create_app
 
+LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """umreview.* (web, access) and agent.* (review fallbacks, cache) to stderr; neither logs note text."""
+    for name in ("umreview", "agent"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter(LOG_FORMAT))
+            logger.addHandler(handler)
+            logger.propagate = False
+        logger.setLevel(level)
+
 
 def app() -> FastAPI:
+    configure_logging()
     return create_app()
