@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -34,6 +35,9 @@ def register(app: typer.Typer) -> None:
             url = f"http://{host}:{port}/login"
             err.print(f"[bold]First start:[/] an admin token was created. Sign in at {url} with:\n\n    {token}\n")
             err.print(f"It is also saved in {path} (readable by you only). Create more with `umreview token create`.")
+        if workers > 1:
+            # Each worker embeds queries with torch; split the cores instead of every worker using all of them.
+            os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
         uvicorn.run(
             "agent.web.factory:app",
             factory=True,

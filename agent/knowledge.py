@@ -7,7 +7,7 @@ Built from the built-in guidelines (package data) and the user's own documents i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -123,3 +123,7 @@ class KnowledgeBase:
 
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
         return self.retriever.search(query, k or self.settings.retrieval_k, filters or Filters())
+
+    def search_many(self, queries: Sequence[tuple[str, Filters]], k: int | None = None) -> list[list[Hit]]:
+        """Several searches at once (one embedding batch): the per-code queries of one case."""
+        return self.retriever.search_many(queries, k or self.settings.retrieval_k)

@@ -95,12 +95,22 @@ class HybridRetriever:
         self.lexical = LexicalIndex(corpus.chunks)
 
     def search(self, query: str, k: int = 8, filters: Filters = Filters()) -> list[Hit]:
+        return self.search_many([(query, filters)], k)[0]
+
+    def search_many(self, queries: Sequence[tuple[str, Filters]], k: int = 8) -> list[list[Hit]]:
+        """``search`` for several (query, filters) pairs; the dense side embeds them in one batch."""
         pool = max(k * 3, 20)
-        lexical = [c.id for c, _ in self.lexical.search(query, pool, filters)]
-        dense: list[str] = []
+        dense_all: list[list[str]] = [[] for _ in queries]
         if self.vectors is not None:
-            dense = [cid for cid, _ in self.vectors.query(query, pool, filters.chroma_where())]
-            dense = [cid for cid in dense if (c := self.corpus.chunk(cid)) is not None and filters.allows(c)]
+            found = self.vectors.query_many([(q, f.chroma_where()) for q, f in queries], pool)
+            dense_all = [
+                [cid for cid, _ in hits if (c := self.corpus.chunk(cid)) is not None and f.allows(c)]
+                for hits, (_, f) in zip(found, queries, strict=True)
+            ]
+        return [self._fuse(dense, q, f, k, pool) for dense, (q, f) in zip(dense_all, queries, strict=True)]
+
+    def _fuse(self, dense: list[str], query: str, filters: Filters, k: int, pool: int) -> list[Hit]:
+        lexical = [c.id for c, _ in self.lexical.search(query, pool, filters)]
         fused = reciprocal_rank_fusion([dense, lexical])
         ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))[:k]
         hits = []

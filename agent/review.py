@@ -65,12 +65,12 @@ class Reviewer:
     def _hits(self, case: Case, facts: ClinicalFacts) -> dict[str, list[Hit]]:
         if not self.retrieve:
             return {}
-        hits = {}
+        queries = []
         for code in case.request.codes:
             info = self.criteria.codes.codes.get(code)
             filters = Filters(region=info.region.value) if info else Filters()
-            hits[code] = self.kb.search(retrieval_query(case, code, info.label if info else None, facts), filters=filters)
-        return hits
+            queries.append((retrieval_query(case, code, info.label if info else None, facts), filters))
+        return dict(zip(case.request.codes, self.kb.search_many(queries), strict=True))
 
     def request_for(self, case: Case) -> DraftRequest:
         facts = extract_facts(case)

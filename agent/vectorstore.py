@@ -80,13 +80,23 @@ class VectorStore:
 
     def query(self, text: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` nearest chunks."""
+        return self.query_many([(text, where)], k)[0]
+
+    def query_many(self, queries: Sequence[tuple[str, dict[str, Any] | None]], k: int) -> list[list[tuple[str, float]]]:
+        """``query`` for several (text, where) pairs, embedding all texts in one model call."""
+        if not queries:
+            return []
         count = self._collection.count()
         if count == 0:
-            return []
-        result = self._collection.query(
-            query_embeddings=self.embedder.embed([text]),  # type: ignore[arg-type]  # chroma accepts lists
-            n_results=min(k, count),
-            where=where,
-            include=["distances"],
-        )
-        return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+            return [[] for _ in queries]
+        vectors = self.embedder.embed([text for text, _ in queries])
+        results = []
+        for vector, (_, where) in zip(vectors, queries, strict=True):
+            result = self._collection.query(
+                query_embeddings=[vector],  # type: ignore[arg-type]  # chroma accepts lists
+                n_results=min(k, count),
+                where=where,
+                include=["distances"],
+            )
+            results.append([(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)])
+        return results

@@ -5,11 +5,13 @@ errors by type) to stderr with its process id, so an operator can tell workers a
 """
 
 import logging
+import time
 
 from fastapi import FastAPI
 
 from agent.web.app import create_app
 
+log = logging.getLogger("umreview.web")
 LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
@@ -26,5 +28,12 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def app() -> FastAPI:
+    """One worker's app, warmed before it accepts requests: the embedding model is loaded and the
+    knowledge base synced to Chroma, so no reviewer's first request waits for them."""
     configure_logging()
-    return create_app()
+    application = create_app()
+    started = time.perf_counter()
+    kb = application.state.service.kb
+    chunks = len(kb.retriever.corpus.chunks)
+    log.info("knowledge base %s ready: %d chunks, warmed in %.1f s", kb.version, chunks, time.perf_counter() - started)
+    return application
