@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
-from agent.errors import CaseFileError, NotFoundError
+from agent.errors import CaseFileError
 
 if TYPE_CHECKING:
     from agent.cases import Case
@@ -51,17 +51,24 @@ class ResolvedReview:
     signature: Signature | None = None
     received_at: datetime | None = None
     due_at: datetime | None = None
+    review_id: str | None = None  # set when drafted from the audit store
 
 
 def resolve_review(review_id: str) -> ResolvedReview:
-    """Look up a stored review by id: the extension point for the audit store.
+    """A stored review by id from the audit store: its case and determination, the physician's
+    sign-off (a signed, upheld denial makes the letter final) and its received and due times."""
+    from agent.letters import Signature
+    from agent.store import Store
 
-    The store fills this in: load the review's case and determination, its physician sign-off as a
-    ``Signature`` (``Signature.model_validate(signoff.model_dump())``) and its received/due times.
-    Until then no review can be found by id.
-    """
-    raise NotFoundError(
-        f"{review_id!r} is not a case file, and looking up stored reviews by id is not available to `umreview letter` yet"
+    record = Store().get_review(review_id)
+    signature = Signature.model_validate(record.signoff.model_dump()) if record.signoff is not None else None
+    return ResolvedReview(
+        case=record.case,
+        determination=record.determination,
+        signature=signature,
+        received_at=record.received_at,
+        due_at=record.due_at,
+        review_id=record.id,
     )
 
 
@@ -132,23 +139,36 @@ def register(app: typer.Typer) -> None:
         The letter is a DRAFT until a physician reviewer signs it and upholds the denial. Approved or
         referred codes are never part of it; a case with no denied code is refused (exit 2).
         """
+        from agent.cli_reviewer import user_errors
         from agent.letter_check import check_letter
         from agent.letters import draft_letter
 
-        path = Path(target)
-        resolved = _review_case_file(path, policy) if path.is_file() else resolve_review(target)
-        drafted = draft_letter(
-            resolved.case,
-            resolved.determination,
-            audience=cast("Audience", audience.value),
-            line_of_business=cast("LineOfBusiness", line_of_business.value),
-            signature=resolved.signature,
-            received_at=resolved.received_at,
-            due_at=resolved.due_at,
-            plan=_plan(plan_file),
-        )
-        written = _write(drafted, fmt, out_path)
-        if written is not None:
-            err.print(f"wrote {written} ({drafted.status.upper()})", highlight=False)
-        for line in check_letter(drafted, resolved.determination).lines():
-            err.print(line, markup=False, highlight=False)
+        with user_errors():
+            path = Path(target)
+            resolved = _review_case_file(path, policy) if path.is_file() else resolve_review(target)
+            drafted = draft_letter(
+                resolved.case,
+                resolved.determination,
+                audience=cast("Audience", audience.value),
+                line_of_business=cast("LineOfBusiness", line_of_business.value),
+                signature=resolved.signature,
+                received_at=resolved.received_at,
+                due_at=resolved.due_at,
+                plan=_plan(plan_file),
+            )
+            written = _write(drafted, fmt, out_path)
+            if resolved.review_id is not None:
+                from agent.cli_reviewer import cli_actor
+                from agent.store import Store
+
+                payload = {
+                    "format": fmt.value,
+                    "audience": audience.value,
+                    "line_of_business": line_of_business.value,
+                    "final": resolved.signature is not None,
+                }
+                Store().record_event(resolved.review_id, "letter_drafted", actor=cli_actor(), payload=payload)
+            if written is not None:
+                err.print(f"wrote {written} ({drafted.status.upper()})", highlight=False)
+            for line in check_letter(drafted, resolved.determination).lines():
+                err.print(line, markup=False, highlight=False)

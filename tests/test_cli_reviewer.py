@@ -12,7 +12,10 @@ import pytest
 from test_store import PHYSICIAN, saved
 from typer.testing import CliRunner
 
+from agent.cases import load_case
 from agent.cli import app
+from agent.knowledge import KnowledgeBase
+from agent.review import Reviewer
 from agent.settings import get_settings
 from agent.store import Store
 
@@ -113,3 +116,23 @@ def test_review_stores_and_prints_the_review_id() -> None:
     assert rec.backend == "offline" and rec.kb_version and [e.kind for e in Store().events(rec.id)] == ["reviewed"]
     skipped = runner.invoke(app, ["review", str(EXAMPLE), "--no-store"])
     assert skipped.exit_code == 0 and len(Store().list_reviews()) == 1
+
+
+def test_letter_for_a_stored_review_is_draft_until_signed(store: Store, kb_offline: KnowledgeBase) -> None:
+    case = load_case(EXAMPLE)
+    determination = Reviewer(kb_offline, backend="offline", retrieve=False).review(case)
+    rec = store.save_review(case, determination, actor="nurse")
+    draft = runner.invoke(app, ["letter", rec.id])
+    assert draft.exit_code == 0, draft.output
+    assert "DRAFT" in draft.stdout and "72158" in draft.stdout
+    assert runner.invoke(app, ["sign", rec.id, *SIGN, "--decision", "uphold"]).exit_code == 0
+    final = runner.invoke(app, ["letter", rec.id, "--audience", "provider"])
+    assert final.exit_code == 0, final.output
+    assert "DRAFT" not in final.stdout and PHYSICIAN["reviewer"] in final.stdout
+    drafted = [e for e in store.events(rec.id) if e.kind.value == "letter_drafted"]
+    assert [e.payload["final"] for e in drafted] == [False, True] and all(e.actor for e in drafted)
+
+
+def test_letter_for_an_unknown_review_exit_2() -> None:
+    result = runner.invoke(app, ["letter", "R-000000000000"])
+    assert result.exit_code == 2 and "R-000000000000" in result.stderr
