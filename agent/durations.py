@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-__all__ = ["DurationMention", "find_durations", "parse_date"]
+__all__ = ["DurationMention", "find_durations", "parse_date", "section_dates"]
 
 WEEKS_PER_UNIT = {"day": 1 / 7, "week": 1.0, "month": 4.345, "year": 52.18}
 
@@ -73,6 +73,23 @@ _RANGE_RE = re.compile(
     rf"\s*(?P<d2>{_DATE})",
     re.IGNORECASE,
 )
+# A dated section header: a line that opens a visit or document within a longer note. The date must
+# carry a year, and the line must look like a header (decorated, labelled, or a short visit title).
+_FULL_DATE = r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))"
+_VISIT_WORDS = (
+    r"note|visit|eval\w*|consult\w*|summary|progress|f/?u|follow[-\s]?up|H&P|PCP|ED|ER|urgent\s+care|clinic|office"
+    r"|telehealth|PT|therapy|discharge|encounter|exam|addendum|history"
+)
+_HEADER_RE = re.compile(
+    rf"^[ \t]*(?:"
+    rf"[=#*\[_-]{{2,}}[^\n]*?(?P<d1>{_FULL_DATE})"
+    rf"|(?:DOS|date\s+of\s+(?:service|visit)|visit\s+date|note\s+date|encounter\s+date|date)\s*[:#-]?\s*(?P<d2>{_FULL_DATE})"
+    rf"|(?P<d3>{_FULL_DATE})\s*(?:[:\-–—]|\s+(?:{_VISIT_WORDS})\b)"
+    rf"|[^\n.]{{0,40}}?\b(?:{_VISIT_WORDS})\b[^\n.]{{0,30}}?(?P<d4>{_FULL_DATE})\s*[:)\]]?[ \t]*$"
+    rf")",
+    re.MULTILINE | re.IGNORECASE,
+)
+
 _SINCE_RE = re.compile(rf"\b{_SINCE_TRIGGER}\s+(?P<d1>{_DATE})", re.IGNORECASE)
 _AGO_RE = re.compile(rf"{_NO_WORD_BEFORE}{_QUANTITY}\s+ago\b", re.IGNORECASE)
 _LENGTH_RE = re.compile(rf"{_NO_WORD_BEFORE}(?:x\s*)?{_QUANTITY}", re.IGNORECASE)
@@ -126,6 +143,19 @@ def find_durations(
             kept.append(candidate)
     mentions = [candidate.mention for candidate in kept if candidate.mention is not None]
     return sorted(mentions, key=lambda mention: mention.start)
+
+
+def section_dates(text: str, *, note_date: date | None) -> list[tuple[int, date]]:
+    """(offset, date) of each dated section header in ``text``, in order: "=== PCP 07/21/2026 ===",
+    "DOS: 2026-07-21", "07/21/2026 - PT progress note", "Spine consult 9/18/2026". A statement in that
+    section ("pain x 2 wks") was true on that date. Dates after ``note_date`` are ignored."""
+    found = []
+    for match in _HEADER_RE.finditer(text):
+        token = next(g for g in match.group("d1", "d2", "d3", "d4") if g)
+        when = parse_date(token, note_date=note_date)
+        if when is not None and not _after(when, note_date):
+            found.append((match.start(), when))
+    return found
 
 
 def parse_date(token: str, *, note_date: date | None) -> date | None:

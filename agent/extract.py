@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import yaml
@@ -21,7 +21,7 @@ import yaml
 from agent.cases import RED_FLAG_IDS, Case
 from agent.clinical_facts import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.context import Mention, Modifier, TargetRule, find_mentions
-from agent.durations import DurationMention, find_durations
+from agent.durations import DurationMention, find_durations, section_dates
 from agent.extract_care import conservative_care, prior_surgeries
 from agent.textspans import Sentence, split_sentences
 
@@ -69,6 +69,23 @@ class Note:
 
     def durations(self, sentence: Sentence) -> list[DurationMention]:
         return find_durations(sentence.text, note_date=self.note_date, offset=sentence.start)
+
+    @cached_property
+    def sections(self) -> list[tuple[int, date]]:
+        return section_dates(self.text, note_date=self.note_date)
+
+    def written_on(self, pos: int) -> date | None:
+        """The date of the dated section holding ``pos`` (an earlier visit in a combined note), if any."""
+        dated = [when for start, when in self.sections if start <= pos]
+        return dated[-1] if dated else None
+
+    def weeks_as_of_note_date(self, d: DurationMention) -> float:
+        """A stated length ("2-3 wks of pain", "began 2 months ago") in a section written before the
+        note date, carried forward to the note date: on 9/18, "x2 wks" written on 7/21 is ~10 weeks."""
+        written = self.written_on(d.start)
+        if d.kind in ("length", "ago") and written is not None and self.note_date is not None and written < self.note_date:
+            return d.weeks + (self.note_date - written).days / 7
+        return d.weeks
 
 
 _SUSPICION = re.compile(
@@ -262,8 +279,9 @@ def _symptoms(note: Note, lex: dict[str, Any]) -> tuple[Fact, list[Region]]:
         if not symptom.search(sent.text) or care.search(sent.text) or rx(lex["prior_surgery"][0]).search(sent.text):
             continue
         for d in note.durations(sent):
-            if best is None or d.weeks > best[0]:
-                best = (d.weeks, note.evidence(d.start, d.end, sent))
+            weeks = note.weeks_as_of_note_date(d)
+            if best is None or weeks > best[0]:
+                best = (weeks, note.evidence(d.start, d.end, sent))
     fact = Fact(status=FactStatus.present, value=round(best[0], 1), evidence=[best[1]]) if best else Fact()
     regions = []
     for region, patterns in lex["symptom_regions"].items():

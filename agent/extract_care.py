@@ -32,13 +32,16 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
     modalities: list[Modality] = []
     duration_evidence: list[Evidence] = []
     conflicts: list[Evidence] = []
+    denials = lex.get("care_denied", {})
     for name, patterns in lex["conservative_care"].items():
         mentions = note.mentions(f"care:{name}", patterns)
-        asserted = [m for m in mentions if m.asserted]
+        denial = denials.get("medications" if name in lex.get("medications", []) else name)
+        denied = {m.start for m in mentions if denial and rx("|".join(denial)).search(m.sentence.text)}
+        asserted = [m for m in mentions if m.asserted and m.start not in denied]
         if not mentions:
             continue
         if not asserted:
-            negated = any(m.modifiers & {Modifier.NEGATED} for m in mentions)
+            negated = any(m.modifiers & {Modifier.NEGATED} or m.start in denied for m in mentions)
             if negated:
                 evidence = [note.evidence(m.start, m.end, m.sentence) for m in mentions]
                 modalities.append(Modality(name=name, status=FactStatus.absent, evidence=evidence[:2]))
@@ -50,7 +53,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
         conflicts += [
             note.evidence(m.start, m.end, m.sentence)
             for m in mentions
-            if Modifier.NEGATED in m.modifiers and m.start > first_claim
+            if (Modifier.NEGATED in m.modifiers or m.start in denied) and m.start > first_claim
         ]
         for m in asserted:
             index = note.sentences.index(m.sentence)
@@ -116,12 +119,23 @@ def prior_surgeries(note: Note, lex: dict[str, Any]) -> list[PriorSurgery]:
     return found
 
 
+# "MRI lumbar", "MRI of the lumbar spine", "lumbar MRI": the region of an imaging order, not of a surgery.
+_IMAGING_BEFORE = re.compile(r"(?:MRI|CT|XR|x-?rays?|radiographs?|films?|imaging|scan)\s+(?:of\s+)?(?:the\s+)?$", re.I)
+_IMAGING_AFTER = re.compile(r"^\s*(?:spine\s+)?(?:MRI|CT|XR|x-?rays?|radiographs?|films?|imaging|scan)\b", re.I)
+
+
 def _surgery_region(note: Note, start: int, end: int, sentence: Any, lex: dict[str, Any], rx: Any) -> Region | None:
     best: tuple[int, Region] | None = None
     for region, patterns in lex["surgery_regions"].items():
         for m in rx("|".join(patterns)).finditer(sentence.text):
             pos = sentence.start + m.start()
-            distance = 0 if start <= pos < end else min(abs(pos - start), abs(pos - end))
+            inside = start <= pos < end
+            if not inside and (
+                _IMAGING_BEFORE.search(sentence.text[max(0, m.start() - 25) : m.start()])
+                or _IMAGING_AFTER.search(sentence.text[m.end() : m.end() + 20])
+            ):
+                continue
+            distance = 0 if inside else min(abs(pos - start), abs(pos - end))
             if best is None or distance < best[0]:
                 best = (distance, Region(region))
     return best[1] if best else None

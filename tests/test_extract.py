@@ -135,3 +135,98 @@ def test_later_denial_of_claimed_treatment_is_a_conflict() -> None:
     assert extract_facts(make_case(contradictory)).conservative_care.conflicts
     copy_forward = "HPI (carried forward): has not tried PT.\nInterval history: completed 8 wks of PT, no better."
     assert extract_facts(make_case(copy_forward)).conservative_care.conflicts == []
+
+
+SYMPTOM_WEEK_ROWS = [
+    ("plain length", "Low back pain x 3 wks.", date(2026, 10, 1), 3.0),
+    (
+        "length in an earlier dated section runs on to the note date",
+        "=== PCP 07/21/2026 ===\nLow back pain x 2 wks.\n=== Spine consult 09/18/2026 ===\nStill has back pain.",
+        date(2026, 9, 18),
+        10.4,
+    ),
+    ("labelled date of service", "DOS: 2026-08-01\nNeck pain for 4 weeks.", date(2026, 9, 26), 12.0),
+    ("a sentence with a date is not a header", "Pain began 07/01/2026 per pt. Back pain x 2 wks.", date(2026, 9, 18), 11.3),
+    ("length in the current section", "=== Consult 09/18/2026 ===\nBack pain x 2 wks.", date(2026, 9, 18), 2.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("note", "note_date", "weeks"), [r[1:] for r in SYMPTOM_WEEK_ROWS], ids=[r[0] for r in SYMPTOM_WEEK_ROWS]
+)
+def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
+    facts = extract_facts(make_case(note, note_date=note_date))
+    assert facts.symptom_weeks.value == pytest.approx(weeks, abs=0.2)
+
+
+@pytest.mark.parametrize(
+    ("note", "status"),
+    [
+        ("She would like to proceed w/ R L5-S1 transforaminal ESI.", FactStatus.present),
+        ("MRI needed to plan level/approach for the injection.", FactStatus.present),
+        ("Wants to have surgery if the MRI shows a surgical lesion.", FactStatus.present),
+        ("Would like to avoid surgery.", FactStatus.not_documented),
+    ],
+)
+def test_candidacy_wording(note: str, status: FactStatus) -> None:
+    assert extract_facts(make_case(note)).candidacy.status == status
+
+
+@pytest.mark.parametrize(
+    ("note", "present"),
+    [
+        ("Gabapentin and PT for 6 weeks - no change, 6/10.", True),
+        ("PT x6 wks, no significant change in pain.", True),
+        ("Back pain. No change in bowel or bladder habits.", False),
+    ],
+)
+def test_persistent_symptoms_wording(note: str, present: bool) -> None:
+    assert (extract_facts(make_case(note)).progression.status == FactStatus.present) is present
+
+
+def test_band_of_pain_wrapping_around_is_thoracic_radicular() -> None:
+    note = "R-sided band of burning pain wrapping from mid-back around to below the nipple."
+    facts = extract_facts(make_case(note))
+    assert facts.radiculopathy.status == FactStatus.present and Region.thoracic in facts.radiculopathy.regions
+
+
+def test_a_clinic_impression_is_not_prior_imaging() -> None:
+    assert extract_facts(make_case("Impression: L5 radiculopathy.")).prior_imaging.status != FactStatus.present
+    assert extract_facts(make_case("MRI 2025: IMPRESSION: L4-5 disc bulge.")).prior_imaging.status == FactStatus.present
+
+
+def test_a_prescription_never_filled_is_not_care_and_contradicts_a_claim() -> None:
+    note = (
+        "Letter: failed 10 weeks of PT and meloxicam since January.\n"
+        'PT evaluation 03/12/2026: "first PT contact, no prior therapy this episode".\n'
+        'Med rec 03/12: "meloxicam - prescribed 01/05, never filled; pt not taking."'
+    )
+    care = extract_facts(make_case(note, note_date=date(2026, 3, 20))).conservative_care
+    assert {e.term for e in care.conflicts} == {"PT", "meloxicam"}
+    alone = extract_facts(make_case("Meloxicam prescribed 01/05, never filled.", note_date=date(2026, 3, 20)))
+    assert alone.conservative_care.status != FactStatus.present
+
+
+def test_a_scheduled_injection_is_candidacy() -> None:
+    assert extract_facts(make_case("Persistent 7/10 pain; L4-5 ESI scheduled.")).candidacy.status == FactStatus.present
+
+
+@pytest.mark.parametrize(
+    ("note", "flags"),
+    [
+        ("Hx IV heroin use, in sustained remission since 2013. Afebrile.", set()),
+        ("Breast cancer in remission since 2019.", {"malignancy"}),  # a history of cancer still counts
+        ('He is worried because "cancer runs in my family".', set()),
+        ("Pain doesn't wrap around the chest. No fever.", set()),
+    ],
+    ids=["ivdu in remission", "cancer in remission", "runs in the family", "doesn't"],
+)
+def test_more_look_alikes(note: str, flags: set[str]) -> None:
+    facts = extract_facts(make_case(note))
+    assert {k for k, f in facts.red_flags.items() if f.status == FactStatus.present} == flags
+
+
+def test_the_region_of_an_imaging_order_is_not_the_region_of_a_surgery() -> None:
+    note = "9 wks s/p C5-C6 ACDF. Since she just had spine surgery: MRI lumbar w/ and w/o contrast."
+    regions = [s.region for s in extract_facts(make_case(note)).prior_surgery]
+    assert Region.lumbar not in regions and Region.cervical in regions
