@@ -145,8 +145,11 @@ def test_reviewer_and_physician_flow(live: tuple[str, Site], browser: sync_api.B
     sign_in(page, base, site.tokens["physician"])
     expect(page.locator("table.queue tbody tr")).to_have_count(2)
     page.goto(case_url)
+    expect(page.locator("#signer")).to_have_text("dr.lee")  # signs as the signed-in physician, not a typed name
     page.fill("input[name=credentials]", "MD, board-certified in radiology")
     page.select_option("select[name=decision]", "uphold")
+    page.locator("#signoff").scroll_into_view_if_needed()
+    screenshot(page, tmp_path, "ui-signoff")
     page.click("#sign-button")
     expect(page.locator("#signoff")).to_contain_text("uphold by dr.lee")
     expect(page.locator(".pagehead .pill.s-final")).to_have_text("final")
