@@ -186,3 +186,55 @@ def test_cli_interrupt_then_rerun_resumes(case_dir: Path, tmp_path: Path, monkey
     assert f"{6 - len(done)} reviewed, {len(done)} resumed" in second.stderr
     assert len(list(out.glob("*.json"))) == 6
     assert {n: t for n, t in ((p.name, p.stat().st_mtime_ns) for p in out.glob("*.json")) if n in done} == done
+
+
+@pytest.mark.slow
+def test_a_killed_batch_process_resumes_without_losing_or_redoing_cases(fake: FakeOpenAI, tmp_path: Path) -> None:
+    """SIGKILL, not Ctrl-C: no handler runs. Every result on disk must still be whole (atomic
+    writes), the audit log intact, and the rerun must review only the cases without a result."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for case in make_cases(10):
+        (folder / f"{case.id}.json").write_text(case.model_dump_json())
+    fake.latency = 0.5
+    out, data = tmp_path / "out", tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UMREVIEW_", "OPENAI_"))}
+    env.update(
+        UMREVIEW_DATA_DIR=str(data),
+        UMREVIEW_CONFIG=str(data / "absent.toml"),
+        UMREVIEW_OPENAI_BASE_URL=fake.url,
+        HF_HUB_OFFLINE="1",
+    )
+    command = [sys.executable, "-m", "agent", "review", str(folder), "--backend", "openai", "--out", str(out)]
+    command += ["--concurrency", "1"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("*.json"))) < 3:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline, "the batch wrote no results"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    if proc.stderr:
+        proc.stderr.close()
+
+    done = {p.name: p.stat().st_mtime_ns for p in out.glob("*.json")}
+    assert 3 <= len(done) < 10
+    for path in out.glob("*.json"):
+        assert Determination.model_validate_json(path.read_text()).case_id  # whole, parseable results only
+    requests_before = len(fake.log)
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"{len(done)} case(s) already reviewed" in rerun.stderr
+    assert len(list(out.glob("*.json"))) == 10
+    assert {n: t for n, t in ((p.name, p.stat().st_mtime_ns) for p in out.glob("*.json")) if n in done} == done
+    assert len(fake.log) - requests_before == 10 - len(done)  # the model was asked only about the rest
+    verify = subprocess.run([sys.executable, "-m", "agent", "audit", "verify"], env=env, capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
