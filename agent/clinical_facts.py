@@ -45,6 +45,9 @@ class Fact(BaseModel):
     regions: list[Region] = Field(default_factory=list, description="body regions the fact refers to, if known")
     value: float | None = None
     detail: str | None = None
+    conflicts: list[Evidence] = Field(
+        default_factory=list, description="statements denying the fact outright although the note also asserts it"
+    )
 
     def in_region(self, region: Region | str | None) -> bool:
         """Present, and (if regions are known) refers to ``region``."""

@@ -54,14 +54,17 @@ class Context:
 def _all(ctx: Context, cond: Condition) -> Outcome:
     parts = [ctx.evaluate(c) for c in cond.all_ or []]
     status = NOT_MET if any(p.status == NOT_MET for p in parts) else UNDOC if any(p.status == UNDOC for p in parts) else MET
-    return Outcome(status, [e for p in parts for e in p.evidence], "; ".join(p.explanation for p in parts if p.explanation))
+    explanation = "; ".join(p.explanation for p in parts if p.explanation)
+    return Outcome(status, [e for p in parts for e in p.evidence], explanation, conflict=any(p.conflict for p in parts))
 
 
 def _any(ctx: Context, cond: Condition) -> Outcome:
     parts = [ctx.evaluate(c) for c in cond.any_ or []]
     met = [p for p in parts if p.status == MET]
     if met:
-        return Outcome(MET, [e for p in met for e in p.evidence], "; ".join(p.explanation for p in met if p.explanation))
+        explanation = "; ".join(p.explanation for p in met if p.explanation)
+        # contradicted only if every way it is met is contradicted ("radicular pain" denied, but a reflex loss stands)
+        return Outcome(MET, [e for p in met for e in p.evidence], explanation, conflict=all(p.conflict for p in met))
     status = UNDOC if any(p.status == UNDOC for p in parts) else NOT_MET
     return Outcome(status, [e for p in parts for e in p.evidence], "; ".join(p.explanation for p in parts if p.explanation))
 
@@ -89,6 +92,8 @@ def _fact(ctx: Context, cond: Condition) -> Outcome:
         regions = ", ".join(r.value for r in fact.regions)
         return Outcome(NOT_MET, fact.evidence, f"documented for the {regions} region, not {ctx.region.value}")
     evidence = fact.evidence if fact.status == FactStatus.present else fact.discounted
+    if fact.status == FactStatus.present and fact.conflicts:
+        return Outcome(MET, evidence + fact.conflicts, "the note also denies it outright", conflict=True)
     return Outcome(_from_fact_status(fact.status), evidence, fact.detail or "")
 
 
@@ -288,7 +293,7 @@ class Engine:
             labels = "; ".join(primary.topic.criterion(c).label.lower() for c in conflicted)
             note = (
                 f"Refer {info.label} to a physician reviewer: the documentation contradicts itself on {labels} "
-                "(later entries say the treatment was not done), so the criteria cannot be judged."
+                f"({'; '.join(primary.cache[c].explanation for c in conflicted)}), so the criteria cannot be judged."
             )
         roles = {c.id: c.role for c in primary.topic.criteria}
         missing, changing = [], []

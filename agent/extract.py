@@ -242,6 +242,17 @@ def _regional(note: Note, spec: dict[str, list[str]], name: str) -> Fact:
     return fact
 
 
+def _with_denials(note: Note, fact: Fact, denials: list[str]) -> Fact:
+    """Record outright denials ("no radiculopathy") of a fact the note also asserts, as conflicts."""
+    if fact.status != FactStatus.present:
+        return fact
+    found = [
+        m for m in note.mentions("denied", denials) if not (m.modifiers & {Modifier.FAMILY, Modifier.HYPOTHETICAL})
+    ]
+    fact.conflicts = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in found)
+    return fact
+
+
 def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     spec = lex["candidacy"]
     positive = [
@@ -315,7 +326,7 @@ def extract_facts(case: Case) -> ClinicalFacts:
         progression=_progression(note, lex),
         worsening=_progression(note, lex, ("worsening",)),
         conservative_care=conservative_care(note, lex),
-        radiculopathy=_regional(note, lex["radiculopathy"], "radiculopathy"),
+        radiculopathy=_with_denials(note, _regional(note, lex["radiculopathy"], "radiculopathy"), lex["radiculopathy_denied"]),
         neuro_deficit=deficit,
         candidacy=_candidacy(note, lex),
         prior_surgery=prior_surgeries(note, lex),

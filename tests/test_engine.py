@@ -28,7 +28,7 @@ NOTE = (
     "Pain for 10 weeks. Pain radiates in a dermatomal pattern. Completed 8 weeks of physical therapy. "
     "Pain is worse despite therapy. Considering an epidural steroid injection. Prior spine surgery in 2019. "
     "New urinary retention. Left foot drop. Fever and elevated CRP. History of breast cancer. "
-    "Fell from a ladder. Positive Hoffmann sign."
+    "Fell from a ladder. Positive Hoffmann sign. Assessment: no radiculopathy."
 )
 FLAG_PHRASE = {
     "cauda_equina": "New urinary retention.",
@@ -58,6 +58,7 @@ def facts(
     progression: bool = False,
     surgery_region: str | None = None,
     symptom_weeks: float | None = None,
+    radic_denied: bool = False,
 ) -> ClinicalFacts:
     """ClinicalFacts with only the named facts present, each quoting NOTE verbatim."""
     built = ClinicalFacts(extractor="test:hand-built")
@@ -68,6 +69,8 @@ def facts(
         built.conservative_care = ConservativeCare(status=PRESENT, modalities=[pt], total_weeks=care_weeks)
     if radic:
         built.radiculopathy = present("Pain radiates in a dermatomal pattern.", [Region(radic)])
+        if radic_denied:
+            built.radiculopathy.conflicts = [ev("Assessment: no radiculopathy.")]
     if candidacy:
         built.candidacy = present("Considering an epidural steroid injection.")
     if progression:
@@ -119,6 +122,7 @@ ROWS = [
     row("cervical-axial-72141-deny-alt-72040", "72141", "deny", variant="cx-v1", alternative="72040"),
     row("cervical-axial-72040-approve", "72040", "approve", variant="cx-v1"),
     row("cervical-radic-72141-approve", "72141", "approve", {"radic": "cervical", **V3}, variant="cx-v2"),
+    row("cervical-radic-contradicted-refer", "72141", "refer", {"radic": "cervical", **V3, "radic_denied": True}),
     row("thoracic-axial-8wk-72146-deny", "72146", "deny", {"care_weeks": 8, "progression": True}, variant="th-v2"),
     row("thoracic-radic-7wk-72146-approve", "72146", "approve", {"radic": "thoracic", **RADIC_7WK}, variant="th-v3"),
     row("cervical-radic-not-for-thoracic", "72146", "deny", {"radic": "cervical", **RADIC_7WK}, variant="th-v2"),

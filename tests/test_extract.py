@@ -230,3 +230,38 @@ def test_the_region_of_an_imaging_order_is_not_the_region_of_a_surgery() -> None
     note = "9 wks s/p C5-C6 ACDF. Since she just had spine surgery: MRI lumbar w/ and w/o contrast."
     regions = [s.region for s in extract_facts(make_case(note)).prior_surgery]
     assert Region.lumbar not in regions and Region.cervical in regions
+
+
+@pytest.mark.parametrize(
+    ("note", "conflict"),
+    [
+        ("Neck pain radiating down the R arm to the middle finger. Assessment: no radiculopathy.", True),
+        ("Neck pain radiating down the R arm. ROS: denies radiating arm pain.", True),
+        ("Neck pain radiating down the R arm. Denies saddle numbness.", False),
+        ("Low back pain radiating down the L leg. Mother: no radiculopathy.", False),
+    ],
+    ids=["assessment denies", "ros denies", "other denial", "family"],
+)
+def test_outright_denial_of_radicular_symptoms_is_a_conflict(note: str, conflict: bool) -> None:
+    fact = extract_facts(make_case(note)).radiculopathy
+    assert fact.status == FactStatus.present and bool(fact.conflicts) is conflict
+
+
+@pytest.mark.parametrize(
+    ("note", "flags"),
+    [
+        ("Rear-ended at highway speed on 11/14, airbags deployed. Midline tenderness.", {"fracture"}),
+        ("Hx clear cell RCC, nephrectomy 2021. New mid-back pain.", {"malignancy"}),
+        ("Longstanding stress urinary incontinence since 2011, unchanged.", set()),
+        ("New urinary incontinence since yesterday.", {"cauda_equina"}),
+    ],
+    ids=["high-speed collision", "RCC", "stress incontinence", "new incontinence"],
+)
+def test_trauma_cancer_abbreviations_and_incontinence(note: str, flags: set[str]) -> None:
+    facts = extract_facts(make_case(note, note_date=date(2026, 11, 18)))
+    assert {k for k, f in facts.red_flags.items() if f.status == FactStatus.present} == flags
+
+
+def test_without_relief_abbreviated_is_persistence() -> None:
+    facts = extract_facts(make_case("Has taken naproxen since 08/01 w/o relief."))
+    assert facts.progression.status == FactStatus.present

@@ -18,6 +18,7 @@ from agent.errors import LetterError
 from agent.knowledge import KnowledgeBase
 from agent.letter_check import GRADE_LIMIT, check_letter, reading_grade, required_elements
 from agent.letters import LINES_OF_BUSINESS, Block, Letter, LetterReason, Signature, draft_letter
+from agent.readability import sentences, syllables
 from agent.review import Reviewer
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cervical-fusion-mid-low-back-burning.yaml"
@@ -87,6 +88,19 @@ def test_reading_grade_measures_hard_text() -> None:
         "substantiate medical necessity through comprehensive documentation of conservative management."
     )
     assert easy is not None and hard is not None and easy < 4 < GRADE_LIMIT < hard
+
+
+@pytest.mark.parametrize(
+    ("word", "count"),
+    [("make", 1), ("named", 1), ("needed", 2), ("boxes", 2), ("changes", 2), ("table", 2), ("physician", 3),
+     ("imaging", 3), ("appeal", 2), ("recommendation", 5), ("authorization", 5), ("necessity", 4), ("we're", 1)],
+)  # fmt: skip
+def test_syllables_agree_with_the_pronouncing_dictionary(word: str, count: int) -> None:
+    assert syllables(word) == count
+
+
+def test_list_items_and_paragraphs_end_sentences() -> None:
+    assert sentences("We said no\n\n- Call us\n- Write to us") == 3
 
 
 def test_member_letter_plain_service_names(letters) -> None:
