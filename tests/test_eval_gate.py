@@ -57,3 +57,14 @@ def test_red_flag_recall_is_complete(results: EvalResults) -> None:
 def test_accuracy_at_least_baseline(results: EvalResults, baseline: EvalResults, comparison: Comparison) -> None:
     assert results.summary["accuracy"] >= baseline.summary["accuracy"] - DEFAULT_TOLERANCE
     assert not comparison.regression, comparison.reasons
+
+
+@pytest.mark.parametrize("folder", ["holdout", "holdout-2"])
+def test_held_out_sets_stay_safe(folder: str, tmp_path: Path) -> None:
+    """The held-out sets, once scored, were used to fix the extractor; they now guard safety: no unsafe
+    denial and no missed red flag (accuracy is reported by `umreview eval`, not gated here)."""
+    loaded = load_cases([EVALS / folder])
+    assert not loaded.errors and len(loaded.cases) >= 35
+    reviewer = Reviewer(KnowledgeBase(Settings(data_dir=tmp_path)), retrieve=False)
+    summary = run_eval(loaded.cases, reviewer, sources=loaded.sources).summary
+    assert summary["unsafe_denials"] == [] and summary["red_flags"]["misses"] == []
