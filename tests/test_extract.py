@@ -265,3 +265,14 @@ def test_trauma_cancer_abbreviations_and_incontinence(note: str, flags: set[str]
 def test_without_relief_abbreviated_is_persistence() -> None:
     facts = extract_facts(make_case("Has taken naproxen since 08/01 w/o relief."))
     assert facts.progression.status == FactStatus.present
+
+
+def test_candidate_for_a_sided_levelled_procedure() -> None:
+    facts = extract_facts(make_case("Candidate for right L4-5 transforaminal ESI."))
+    assert facts.candidacy.status == FactStatus.present
+    assert extract_facts(make_case("Candidate for medial branch blocks.")).candidacy.status == FactStatus.present
+
+
+def test_no_better_after_pt_is_care_and_persistence() -> None:
+    facts = extract_facts(make_case("No better after the full course of PT, 9 weeks."))
+    assert facts.conservative_care.status == FactStatus.present and facts.progression.status == FactStatus.present
