@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, not_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -262,21 +262,38 @@ class Store:
         decision: Decision | str | None = None,
         overdue: bool | None = None,
         now: datetime | None = None,
+        due_before: datetime | None = None,
+        order: Literal["newest", "due"] = "newest",
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[ReviewRecord]:
-        """Newest first. ``decision``: any code whose current (final, else recommended) decision is this."""
-        with self._errors("list reviews"), Session(self.engine) as s:
+        """Newest first (or soonest due first). ``decision``: any code whose current (final, else
+        recommended) decision is this. Status, due and overdue filters and paging run in the
+        database; only the decision filter reads each determination."""
+        if order == "due":
+            query = select(ReviewRow).order_by(ReviewRow.due_at, ReviewRow.id)
+        else:
             query = select(ReviewRow).order_by(ReviewRow.created_at.desc(), ReviewRow.id)
-            if status is not None:
-                query = query.where(ReviewRow.status == ReviewStatus(status).value)
+        if status is not None:
+            query = query.where(ReviewRow.status == ReviewStatus(status).value)
+        if due_before is not None:
+            query = query.where(ReviewRow.due_at <= due_before)
+        if overdue is not None:
+            late = and_(ReviewRow.status == ReviewStatus.recommendation.value, ReviewRow.due_at < (now or datetime.now(UTC)))
+            query = query.where(late if overdue else not_(late))
+        if decision is None and limit is not None:
+            query = query.offset(offset).limit(limit)
+        with self._errors("list reviews"), Session(self.engine) as s:
             rows = s.scalars(query).all()
-            signs = {
-                e.review_id: e for e in s.scalars(select(EventRow).where(EventRow.kind.in_(_SIGN_KINDS)).order_by(EventRow.seq))
-            }
+            ids = [r.id for r in rows]
+            signs: dict[str, EventRow] = {}
+            for start in range(0, len(ids), 500):  # bounded IN lists
+                chosen = select(EventRow).where(EventRow.kind.in_(_SIGN_KINDS), EventRow.review_id.in_(ids[start : start + 500]))
+                signs.update({e.review_id: e for e in s.scalars(chosen.order_by(EventRow.seq))})
         records = [self._record(r, signs.get(r.id)) for r in rows]
         if decision is not None:
             records = [r for r in records if Decision(decision) in r.final_decisions.values()]
-        if overdue is not None:
-            records = [r for r in records if r.overdue(now) == overdue]
+            records = records[offset : None if limit is None else offset + limit]
         return records
 
     @staticmethod

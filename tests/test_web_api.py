@@ -488,3 +488,46 @@ def test_first_start_writes_a_private_admin_token_once(kb: KnowledgeBase, tmp_pa
     assert token_file.read_text().strip() == token
     admins = [row for row in TokenStore(first.service.store.engine).list() if row.role == "admin"]
     assert len(admins) == 1
+
+
+@pytest.fixture
+def fresh(kb: KnowledgeBase, tmp_path: Path) -> Iterator[tuple[TestClient, Site]]:
+    """A site with an empty queue."""
+    site = make_site(kb, tmp_path)
+    with TestClient(site.app) as c:
+        yield c, site
+
+
+def test_queue_filters_and_pages_in_the_database(fresh: tuple[TestClient, Site]) -> None:
+    client, site = fresh
+    store = site.service.store
+    case = Case.model_validate(EXAMPLE_CASE)
+    now = datetime.now(UTC)
+    ids = []
+    for days in (10, 1, 5):  # received 10, 1 and 5 days ago: standard clock is 7 days
+        det = site.service.reviewer().review(case)
+        ids.append(store.save_review(case, det, actor="t", received_at=now - timedelta(days=days)).id)
+    auth = site.auth("reviewer")
+    soonest = client.get("/v1/reviews", params={"order": "due"}, headers=auth).json()
+    assert [r["id"] for r in soonest] == [ids[0], ids[2], ids[1]]
+    assert [r["id"] for r in client.get("/v1/reviews", params={"overdue": True}, headers=auth).json()] == [ids[0]]
+    due_soon = client.get("/v1/reviews", params={"due_before": (now + timedelta(days=3)).isoformat()}, headers=auth).json()
+    assert {r["id"] for r in due_soon} == {ids[0], ids[2]}
+    page2 = client.get("/v1/reviews", params={"order": "due", "limit": 1, "offset": 1}, headers=auth).json()
+    assert [r["id"] for r in page2] == [ids[2]]
+    denied = client.get("/v1/reviews", params={"decision": "deny", "limit": 2, "offset": 1}, headers=auth).json()
+    assert len(denied) == 2
+
+
+def test_queue_page_links_to_the_next_page(fresh: tuple[TestClient, Site], monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.web import pages
+
+    client, site = fresh
+    monkeypatch.setattr(pages, "QUEUE_PAGE", 2)
+    case = Case.model_validate(EXAMPLE_CASE)
+    for _ in range(3):
+        site.service.store.save_review(case, site.service.reviewer().review(case), actor="t")
+    first = client.get("/", params={"order": "newest"}, headers=site.auth("reviewer"))
+    assert first.text.count('<tr class="') == 2 and 'rel="next"' in first.text and "order=newest" in first.text
+    second = client.get("/", params={"order": "newest", "page": 2}, headers=site.auth("reviewer"))
+    assert second.text.count('<tr class="') == 1 and 'rel="prev"' in second.text and 'rel="next"' not in second.text

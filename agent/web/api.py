@@ -91,10 +91,16 @@ def list_reviews(
     status: ReviewStatus | None = None,
     decision: Decision | None = None,
     overdue: bool | None = None,
+    due_before: Annotated[datetime | None, Query(description="only reviews due at or before this time (ISO 8601)")] = None,
+    order: Annotated[Literal["newest", "due"], Query(description="newest first, or soonest due first")] = "newest",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ReviewSummary]:
-    """The review queue, newest first (no note text)."""
-    return [summary(r) for r in svc.store.list_reviews(status=status, decision=decision, overdue=overdue)[:limit]]
+    """The review queue (no note text), a page at a time: ``limit`` reviews after skipping ``offset``."""
+    records = svc.store.list_reviews(
+        status=status, decision=decision, overdue=overdue, due_before=due_before, order=order, limit=limit, offset=offset
+    )
+    return [summary(r) for r in records]
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut)

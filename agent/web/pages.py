@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import yaml
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
@@ -24,6 +24,7 @@ from agent.web.app import CSRF_COOKIE, TOKEN_COOKIE, require
 from agent.web.auth import Principal, Role, csrf_ok, new_csrf_token
 
 router = APIRouter(include_in_schema=False)
+QUEUE_PAGE = 100  # reviews per queue page
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["quote_url"] = lambda s: quote(str(s), safe="")
 templates.env.filters["quote_path"] = lambda s: quote(str(s), safe="/")  # chunk ids hold '#' and '@'
@@ -102,12 +103,36 @@ def queue(
     status: str | None = None,
     decision: str | None = None,
     overdue: bool | None = None,
+    order: str = "due",
+    page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
     for name, value, allowed in (("status", status, ReviewStatus), ("decision", decision, Decision)):
         if value and value not in {m.value for m in allowed}:
             return error_page(request, 422, f"unknown {name} filter; use one of {', '.join(m.value for m in allowed)}")
-    records = _svc(request).store.list_reviews(status=status or None, decision=decision or None, overdue=overdue)
-    return render(request, "queue.html", who=who, records=records, status=status, decision=decision, overdue=overdue)
+    if order not in ("due", "newest"):
+        return error_page(request, 422, "unknown order; use due or newest")
+    records = _svc(request).store.list_reviews(
+        status=status or None,
+        decision=decision or None,
+        overdue=overdue,
+        order="due" if order == "due" else "newest",
+        limit=QUEUE_PAGE + 1,  # one more than shown: is there a next page?
+        offset=(page - 1) * QUEUE_PAGE,
+    )
+    filters = {k: v for k, v in {"status": status, "decision": decision, "overdue": overdue, "order": order}.items() if v}
+    return render(
+        request,
+        "queue.html",
+        who=who,
+        records=records[:QUEUE_PAGE],
+        status=status,
+        decision=decision,
+        overdue=overdue,
+        order=order,
+        page=page,
+        has_next=len(records) > QUEUE_PAGE,
+        query=lambda n: urlencode({**filters, "page": n}),
+    )
 
 
 @router.get("/new")
