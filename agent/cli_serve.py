@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+
+class RoleChoice(StrEnum):
+    reviewer = "reviewer"
+    physician = "physician"
+    admin = "admin"
+
 
 out = Console()
 err = Console(stderr=True)
@@ -29,7 +37,7 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         from agent.store import Store
 
-        path = TokenStore(Store(settings=settings).engine).ensure_admin(settings.data_dir)
+        path = TokenStore(Store(settings=settings).engine, settings.api_tokens).ensure_admin(settings.data_dir)
         if path:
             token = path.read_text().strip()
             url = f"http://{host}:{port}/login"
@@ -54,24 +62,51 @@ def register(app: typer.Typer) -> None:
     @token_app.command("create")
     def create(
         name: Annotated[str, typer.Option(help="Who the token is for, e.g. dr.lee")],
-        role: Annotated[str, typer.Option(help="reviewer, physician or admin")] = "reviewer",
+        role: Annotated[RoleChoice, typer.Option(help="What the token may do")] = RoleChoice.reviewer,
     ) -> None:
         """Create a token; it is printed once and stored only as a hash."""
         from agent.store import Store
         from agent.web.auth import Role, TokenStore
 
-        token = TokenStore(Store().engine).create(name, Role(role))
+        token = TokenStore(Store().engine).create(name, Role(role.value))
         out.print(token)
+
+    @token_app.command("hash")
+    def hash_token(
+        name: Annotated[str, typer.Option(help="Who the token is for, e.g. ci-bot")],
+        role: Annotated[RoleChoice, typer.Option(help="What the token may do")] = RoleChoice.reviewer,
+    ) -> None:
+        """Make a token for configuration: prints the token once, and the entry (with its SHA-256 only)
+        to put in UMREVIEW_API_TOKENS or the config file. Nothing is stored."""
+        import json
+
+        from agent.settings import ConfiguredToken
+        from agent.web.auth import new_token, token_hash
+
+        token = new_token()
+        entry = ConfiguredToken(name=name, role=role.value, sha256=token_hash(token))
+        out.print(token)
+        err.print("Add to the configuration (only the hash is needed):", highlight=False)
+        err.print(f"  UMREVIEW_API_TOKENS='{json.dumps([entry.model_dump()])}'", highlight=False, markup=False)
+        err.print(
+            f'  or in config.toml:  [[api_tokens]]  name = "{name}"  role = "{role.value}"  sha256 = "{entry.sha256}"',
+            highlight=False,
+            markup=False,
+        )
 
     @token_app.command("list")
     def list_tokens() -> None:
         """List tokens (ids, names, roles; never the tokens)."""
+        from agent.settings import get_settings
         from agent.store import Store
         from agent.web.auth import TokenStore
 
+        store = TokenStore(Store().engine, get_settings().api_tokens)
         table = Table("id", "name", "role", "created", "revoked")
-        for row in TokenStore(Store().engine).list():
+        for row in store.list():
             table.add_row(row.id, row.name, row.role, row.created_at.strftime("%Y-%m-%d %H:%M"), "yes" if row.revoked else "")
+        for declared in store.configured.values():
+            table.add_row("(config)", declared.name, declared.role, "", "")
         out.print(table)
 
     @token_app.command("revoke")

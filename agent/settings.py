@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -24,6 +25,15 @@ class ModelPrice(BaseModel):
     model_config = ConfigDict(extra="forbid")
     input: float = Field(ge=0)
     output: float = Field(ge=0)
+
+
+class ConfiguredToken(BaseModel):
+    """An API token declared in configuration: only its SHA-256 is written down (``umreview token hash``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["reviewer", "physician", "admin"]
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the token")
 
 
 # List prices when this table was written; override with UMREVIEW_PRICES for your contract or model.
@@ -71,6 +81,10 @@ class Settings(BaseSettings):
     )
     repair_rounds: int = Field(default=2, ge=0, le=5, description="Validator-guided repair rounds before fallback")
     clock_expedited_hours: float = Field(default=72, gt=0, description="Decision clock for expedited requests, in hours")
+    api_tokens: list[ConfiguredToken] = Field(
+        default_factory=list,
+        description="API tokens from configuration (name, role, sha256), in addition to those in the database",
+    )
     secure_cookies: bool = Field(
         default=False,
         description="Mark workbench cookies Secure (send them over HTTPS only); turn on behind TLS. Always on for https requests",

@@ -531,3 +531,54 @@ def test_queue_page_links_to_the_next_page(fresh: tuple[TestClient, Site], monke
     assert first.text.count('<tr class="') == 2 and 'rel="next"' in first.text and "order=newest" in first.text
     second = client.get("/", params={"order": "newest", "page": 2}, headers=site.auth("reviewer"))
     assert second.text.count('<tr class="') == 1 and 'rel="prev"' in second.text and 'rel="next"' not in second.text
+
+
+# -- token management ------------------------------------------------------------------------------
+
+
+def test_admins_manage_tokens_over_the_api(fresh: tuple[TestClient, Site]) -> None:
+    client, site = fresh
+    body = {"name": "dr.new", "role": "physician"}
+    assert_error_shape(client.post("/v1/tokens", json=body, headers=site.auth("physician")), 403)
+    created = client.post("/v1/tokens", json=body, headers=site.auth("admin"))
+    assert created.status_code == 201, created.text
+    token, token_id = created.json()["token"], created.json()["id"]
+    assert client.get("/v1/reviews", headers={"authorization": f"Bearer {token}"}).status_code == 200
+    listed = client.get("/v1/tokens", headers=site.auth("admin")).json()
+    assert {"dr.new", "nurse.kim", "dr.lee", "first-admin"} <= {t["name"] for t in listed}
+    assert all("token" not in t for t in listed)
+    assert client.delete(f"/v1/tokens/{token_id}", headers=site.auth("admin")).status_code == 204
+    assert client.get("/v1/reviews", headers={"authorization": f"Bearer {token}"}).status_code == 401
+    assert_error_shape(client.delete("/v1/tokens/nope", headers=site.auth("admin")), 404)
+
+
+def test_tokens_declared_in_configuration(kb: KnowledgeBase, tmp_path: Path) -> None:
+    from agent.settings import ConfiguredToken
+    from agent.web.auth import new_token, token_hash
+
+    admin, bot = new_token(), new_token()
+    declared = [
+        ConfiguredToken(name="ops", role="admin", sha256=token_hash(admin)),
+        ConfiguredToken(name="ci-bot", role="reviewer", sha256=token_hash(bot)),
+    ]
+    settings = Settings(data_dir=tmp_path, api_tokens=declared)
+    app = create_app(settings, service=Service(settings, kb=kb))
+    assert not (tmp_path / "admin-token").exists()  # an admin is declared: no first-start token
+    with TestClient(app) as c:
+        assert c.post("/v1/reviews", json=EXAMPLE_CASE, headers={"authorization": f"Bearer {bot}"}).status_code == 201
+        tokens = c.get("/v1/tokens", headers={"authorization": f"Bearer {admin}"}).json()
+    assert {(t["name"], t["source"]) for t in tokens} >= {("ops", "config"), ("ci-bot", "config")}
+
+
+def test_cli_token_hash_prints_a_token_and_its_configuration_entry() -> None:
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from agent.web.auth import token_hash
+
+    result = CliRunner().invoke(app, ["token", "hash", "--name", "ci-bot", "--role", "reviewer"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert token.startswith("umr_") and token_hash(token) in result.stderr and "UMREVIEW_API_TOKENS" in result.stderr
+    bad = CliRunner().invoke(app, ["token", "hash", "--name", "x", "--role", "boss"])
+    assert bad.exit_code == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,10 +16,13 @@ from agent.errors import NotFoundError, PermissionDenied
 from agent.service import Service
 from agent.store import ReviewRecord
 from agent.web.app import require
-from agent.web.auth import Principal, Role
+from agent.web.auth import Principal, Role, TokenStore
 
+log = logging.getLogger("umreview.web")
 router = APIRouter(prefix="/v1", tags=["reviews"])
 fhir_router = APIRouter(prefix="/fhir", tags=["fhir"])
+tokens_router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
+Admin = Annotated[Principal, Depends(require(Role.admin))]
 Reviewer = Annotated[Principal, Depends(require(Role.reviewer))]
 Physician = Annotated[Principal, Depends(require(Role.physician))]
 
@@ -219,3 +223,50 @@ def fhir_submit(bundle: Annotated[dict[str, Any], Body()], who: Reviewer, svc: S
     body = claim_response(record.determination, record.case, claim_id=case.id)
     body["identifier"] = [{"system": "https://umreview.dev/review-id", "value": record.id}]
     return JSONResponse(body, status_code=201, media_type="application/fhir+json")
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="who the token is for, e.g. dr.lee")
+    role: Role = Role.reviewer
+
+
+class TokenOut(BaseModel):
+    id: str | None = Field(description="null for tokens declared in configuration")
+    name: str
+    role: Role
+    created_at: datetime | None = None
+    revoked: bool = False
+    source: Literal["database", "config"] = "database"
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="shown once; only its SHA-256 is stored")
+
+
+def _tokens(request: Request) -> TokenStore:
+    return request.app.state.tokens  # type: ignore[no-any-return]  # set by create_app
+
+
+@tokens_router.post("", status_code=201, response_model=TokenCreated)
+def create_token(body: TokenIn, who: Admin, request: Request) -> TokenCreated:
+    """Create an API token (admins only). The token is in this response and nowhere else."""
+    row, token = _tokens(request).issue(body.name, body.role)
+    log.info("token %s (%s) created by %s", row.id, row.role, who.name)
+    return TokenCreated(id=row.id, name=row.name, role=Role(row.role), created_at=row.created_at, token=token)
+
+
+@tokens_router.get("", response_model=list[TokenOut])
+def list_tokens(who: Admin, request: Request) -> list[TokenOut]:
+    """Every token's id, name and role (never the token)."""
+    store = _tokens(request)
+    stored = [TokenOut(id=r.id, name=r.name, role=Role(r.role), created_at=r.created_at, revoked=r.revoked) for r in store.list()]
+    declared = [TokenOut(id=None, name=t.name, role=Role(t.role), source="config") for t in store.configured.values()]
+    return stored + declared
+
+
+@tokens_router.delete("/{token_id}", status_code=204)
+def revoke_token(token_id: str, who: Admin, request: Request) -> Response:
+    """Revoke a stored token (tokens declared in configuration are removed from the configuration)."""
+    _tokens(request).revoke(token_id)
+    log.info("token %s revoked by %s", token_id, who.name)
+    return Response(status_code=204)

@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         "A deny is a recommendation until a physician reviewer signs it.",
     )
     app.state.service = service
-    app.state.tokens = TokenStore(service.store.engine)
+    app.state.tokens = TokenStore(service.store.engine, settings.api_tokens)
     created = app.state.tokens.ensure_admin(settings.data_dir)
     if created:
         log.warning("First start: an admin API token was created and written to %s (readable by you only).", created)
@@ -175,6 +175,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     app.include_router(api.router)
     app.include_router(api.fhir_router)
+    app.include_router(api.tokens_router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from agent.errors import NotFoundError
+from agent.settings import ConfiguredToken
 
 
 class Role(StrEnum):
@@ -46,8 +48,13 @@ class TokenRow(_Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-def _hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """The SHA-256 a token is stored (and declared in configuration) as."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "umr_" + secrets.token_urlsafe(32)
 
 
 class Principal:
@@ -62,30 +69,41 @@ class Principal:
 
 
 class TokenStore:
-    def __init__(self, engine: Engine) -> None:
+    """Tokens in the database (created with ``umreview token create`` or ``POST /v1/tokens``) plus any
+    declared in configuration (``UMREVIEW_API_TOKENS``: name, role and the token's SHA-256 only)."""
+
+    def __init__(self, engine: Engine, configured: Sequence[ConfiguredToken] = ()) -> None:
         self.engine = engine
+        self.configured = {t.sha256: t for t in configured}
         _Base.metadata.create_all(engine)
 
     def create(self, name: str, role: Role | str) -> str:
-        token = "umr_" + secrets.token_urlsafe(32)
-        with Session(self.engine) as s, s.begin():
-            s.add(
-                TokenRow(
-                    id=secrets.token_hex(8),
-                    name=name,
-                    role=Role(role).value,
-                    token_hash=_hash(token),
-                    created_at=datetime.now(UTC),
-                    revoked=False,
-                )
-            )
-        return token
+        """A new token for ``name`` with ``role``; only its hash is stored."""
+        return self.issue(name, role)[1]
+
+    def issue(self, name: str, role: Role | str) -> tuple[TokenRow, str]:
+        """Like ``create``, also returning the stored row (id, name, role, created)."""
+        token = new_token()
+        row = TokenRow(
+            id=secrets.token_hex(8),
+            name=name,
+            role=Role(role).value,
+            token_hash=token_hash(token),
+            created_at=datetime.now(UTC),
+            revoked=False,
+        )
+        with Session(self.engine, expire_on_commit=False) as s, s.begin():
+            s.add(row)
+        return row, token
 
     def lookup(self, token: str) -> Principal | None:
         if not token:
             return None
+        declared = self.configured.get(token_hash(token))
+        if declared is not None:
+            return Principal(declared.name, Role(declared.role))
         with Session(self.engine) as s:
-            row = s.scalars(select(TokenRow).where(TokenRow.token_hash == _hash(token))).first()
+            row = s.scalars(select(TokenRow).where(TokenRow.token_hash == token_hash(token))).first()
         if row is None or row.revoked:
             return None
         return Principal(row.name, Role(row.role))
@@ -103,6 +121,8 @@ class TokenStore:
 
     def ensure_admin(self, data_dir: Path) -> Path | None:
         """Create a first admin token if none exists; return the file it was written to."""
+        if any(t.role == Role.admin.value for t in self.configured.values()):
+            return None  # the operator declared an admin in configuration
         with Session(self.engine) as s:
             exists = s.scalars(select(TokenRow).where(TokenRow.role == Role.admin.value, TokenRow.revoked.is_(False))).first()
         if exists is not None:
