@@ -582,3 +582,19 @@ def test_cli_token_hash_prints_a_token_and_its_configuration_entry() -> None:
     assert token.startswith("umr_") and token_hash(token) in result.stderr and "UMREVIEW_API_TOKENS" in result.stderr
     bad = CliRunner().invoke(app, ["token", "hash", "--name", "x", "--role", "boss"])
     assert bad.exit_code == 2
+
+
+def test_a_case_file_can_be_uploaded_on_the_new_review_page(signed_in: TestClient) -> None:
+    csrf = signed_in.cookies["umreview_csrf"]
+    files = {"case_file": ("cervical-fusion.yaml", EXAMPLE_YAML.encode(), "text/yaml")}
+    ok = signed_in.post("/new", data={"csrf_token": csrf}, files=files, follow_redirects=False)
+    assert ok.status_code == 303 and ok.headers["location"].startswith("/reviews/R-")
+    broken = {"case_file": ("broken.yaml", b"id: x\nrequest: {patient: {age: -3}}\n", "text/yaml")}
+    bad = signed_in.post("/new", data={"csrf_token": csrf}, files=broken)
+    assert bad.status_code == 422 and "broken.yaml" in bad.text
+    binary = {"case_file": ("scan.pdf", b"%PDF-\xff\xfe", "application/pdf")}
+    assert "not UTF-8" in signed_in.post("/new", data={"csrf_token": csrf}, files=binary).text
+    empty = signed_in.post("/new", data={"csrf_token": csrf, "case_text": "  "})
+    assert empty.status_code == 422 and "choose a file" in empty.text
+    forged = signed_in.post("/new", data={"csrf_token": "forged"}, files=files, follow_redirects=False)
+    assert forged.status_code == 403

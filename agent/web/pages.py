@@ -10,10 +10,11 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import yaml
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
+from starlette.concurrency import run_in_threadpool
 
 from agent.audit import ReviewStatus
 from agent.cases import Decision, case_from_data
@@ -141,21 +142,36 @@ def new_page(request: Request, who: Reviewer) -> HTMLResponse:
 
 
 @router.post("/new")
-def submit(request: Request, case_text: Annotated[str, Form()], who: Reviewer) -> Response:
+async def submit(
+    request: Request,
+    who: Reviewer,
+    case_text: Annotated[str, Form()] = "",
+    case_file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
+    source = "submitted case"
+    if case_file is not None and case_file.filename:
+        source = Path(case_file.filename).name
+        try:
+            case_text = (await case_file.read()).decode("utf-8")
+        except UnicodeDecodeError:
+            error = f"{source}: the file is not UTF-8 text; upload a YAML or JSON case file or a FHIR Bundle."
+            return render(request, "new.html", http_status=422, who=who, error=error, text="")
+    if not case_text.strip():
+        return render(request, "new.html", http_status=422, who=who, error="Paste a request or choose a file.", text="")
     try:
         data = json.loads(case_text) if case_text.lstrip().startswith("{") else yaml.safe_load(case_text)
         if isinstance(data, dict) and data.get("resourceType") == "Bundle":
             from agent.fhir import case_from_bundle
 
-            case = case_from_bundle(data, source="submitted bundle")
+            case = case_from_bundle(data, source=source)
         else:
-            case = case_from_data(data, "submitted case")
+            case = case_from_data(data, source)
     except (yaml.YAMLError, json.JSONDecodeError):
-        error = "The text is neither valid YAML nor JSON."
+        error = f"{source}: the text is neither valid YAML nor JSON."
         return render(request, "new.html", http_status=422, who=who, error=error, text=case_text)
     except CaseFileError as exc:
         return render(request, "new.html", http_status=422, who=who, error=str(exc), text=case_text)
-    record = _svc(request).submit(case, actor=who.name)
+    record = await run_in_threadpool(_svc(request).submit, case, actor=who.name)
     return RedirectResponse(f"/reviews/{record.id}", status_code=303)
 
 
