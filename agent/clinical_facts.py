@@ -6,6 +6,7 @@ model; the criteria engine and the validator read only this structure, never the
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -64,6 +65,20 @@ class Modality(BaseModel):
     status: FactStatus
     weeks: float | None = None
     evidence: list[Evidence] = Field(default_factory=list)
+    started: date | None = Field(default=None, description="first day of the dated course, when the note gives it")
+    ended: date | None = Field(default=None, description="last day of the dated course (the note date if ongoing)")
+
+    def weeks_within(self, window_weeks: float, note_date: date | None) -> float | None:
+        """Weeks of this course inside the ``window_weeks`` before ``note_date``. A course without
+        dates counts in full (its timing cannot be checked); None without weeks."""
+        if self.weeks is None:
+            return None
+        if note_date is None or self.ended is None:
+            return self.weeks
+        window_start = note_date - timedelta(days=round(window_weeks * 7))
+        end = min(self.ended, note_date)
+        start = self.started or (self.ended - timedelta(days=round(self.weeks * 7)))
+        return max(0.0, (end - max(start, window_start)).days / 7)
 
 
 class ConservativeCare(BaseModel):
@@ -77,6 +92,16 @@ class ConservativeCare(BaseModel):
     conflicts: list[Evidence] = Field(
         default_factory=list, description="later statements denying treatment the note claims earlier"
     )
+
+    def weeks_within(self, window_weeks: float, note_date: date | None) -> float | None:
+        """Weeks of documented treatment inside the window before the note date (concurrent courses
+        do not add up, as for ``total_weeks``)."""
+        recent = [
+            w
+            for m in self.modalities
+            if m.status == FactStatus.present and (w := m.weeks_within(window_weeks, note_date)) is not None
+        ]
+        return max(recent) if recent else None
 
     @property
     def evidence(self) -> list[Evidence]:

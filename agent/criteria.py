@@ -60,11 +60,20 @@ class CodeTable(BaseModel):
         return next((c for c, i in self.codes.items() if i.region == region and i.procedure == procedure), None)
 
 
+class RecentCare(BaseModel):
+    """At least ``weeks`` of documented conservative care inside the ``within_weeks`` before the note date."""
+
+    model_config = _STRICT
+    weeks: float = Field(ge=0)
+    within_weeks: float = Field(gt=0)
+
+
 class Condition(BaseModel):
     """A test over ClinicalFacts. Exactly one key is set.
 
     Examples: ``{red_flag: cauda_equina}``; ``{fact: radiculopathy}`` (in the code's region);
-    ``{conservative_care_weeks: 6}``; ``{prior_surgery: same_region}``; ``{criterion: candidacy}``;
+    ``{conservative_care_weeks: 6}``; ``{recent_conservative_care: {weeks: 6, within_weeks: 12}}``;
+    ``{prior_surgery: same_region}``; ``{criterion: candidacy}``;
     ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``.
     """
 
@@ -75,6 +84,7 @@ class Condition(BaseModel):
     red_flag: str | None = Field(default=None, description="a red-flag id, or 'any' (bearing on the region)")
     fact: str | None = None
     conservative_care_weeks: float | None = Field(default=None, ge=0)
+    recent_conservative_care: RecentCare | None = None
     symptom_weeks_min: float | None = Field(default=None, ge=0)
     symptom_weeks_max: float | None = Field(default=None, ge=0)
     prior_surgery: Literal["same_region", "other_region"] | None = None

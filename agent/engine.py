@@ -99,7 +99,8 @@ def _fact(ctx: Context, cond: Condition) -> Outcome:
 
 def _conservative_care(ctx: Context, cond: Condition) -> Outcome:
     care = ctx.facts.conservative_care
-    need = cond.conservative_care_weeks or 0
+    window = cond.recent_conservative_care
+    need = window.weeks if window else cond.conservative_care_weeks or 0
     if care.status == FactStatus.not_documented:
         return Outcome(UNDOC, [], "no conservative care documented")
     if care.status == FactStatus.absent:
@@ -107,9 +108,19 @@ def _conservative_care(ctx: Context, cond: Condition) -> Outcome:
     names = ", ".join(m.name for m in care.modalities if m.status == FactStatus.present)
     if care.total_weeks is None:
         return Outcome(UNDOC, care.evidence, f"{names} documented without dates or duration")
-    weeks = round(care.total_weeks, 1)
-    status = MET if care.total_weeks >= need else NOT_MET
-    explanation = f"{weeks:g} weeks of documented treatment ({names}); {need:g} required"
+    weeks = care.total_weeks
+    explanation = f"{round(weeks, 1):g} weeks of documented treatment ({names}); {need:g} required"
+    if window is not None:
+        note_date = ctx.case.request.note_date
+        weeks = care.weeks_within(window.within_weeks, note_date) or 0.0
+        if note_date is None:
+            explanation += f"; the note has no date, so the {window.within_weeks:g}-week window could not be checked"
+        else:
+            explanation = (
+                f"{round(weeks, 1):g} weeks of documented treatment ({names}) in the {window.within_weeks:g} weeks "
+                f"before {note_date.isoformat()}; {need:g} required"
+            )
+    status = MET if weeks >= need else NOT_MET
     if care.conflicts and status == MET:
         explanation += "; later documentation says this treatment was not done"
         return Outcome(status, care.evidence + care.conflicts, explanation, conflict=True)
@@ -157,6 +168,7 @@ _HANDLERS: dict[str, Callable[[Context, Condition], Outcome]] = {
     "red_flag": _red_flag,
     "fact": _fact,
     "conservative_care_weeks": _conservative_care,
+    "recent_conservative_care": _conservative_care,
     "symptom_weeks_min": _symptom_weeks,
     "symptom_weeks_max": _symptom_weeks,
     "prior_surgery": _prior_surgery,

@@ -9,6 +9,7 @@ longest one. Planned therapy ("will start PT") is hypothetical and does not coun
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from agent.clinical_facts import ConservativeCare, Evidence, FactStatus, Modality, PriorSurgery, Region
@@ -47,6 +48,8 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
                 modalities.append(Modality(name=name, status=FactStatus.absent, evidence=evidence[:2]))
             continue
         weeks: float | None = None
+        started: date | None = None
+        ended: date | None = None
         evidence = [note.evidence(m.start, m.end, m.sentence) for m in asserted]
         # Later text that denies a treatment claimed earlier (copy-forward goes the other way).
         first_claim = min(m.start for m in asserted)
@@ -70,8 +73,21 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
                 d, sent = min(candidates, key=lambda c: abs(c[0].start - m.start))
                 if weeks is None or d.weeks > weeks:
                     weeks = d.weeks
+                    # "10 weeks of PT from 01/05 to 03/16": the dates of the course are in a sibling mention
+                    dated = d if d.end_date else next((c for c, at in candidates if at is sent and c.end_date), None)
+                    started = dated.start_date if dated else None
+                    ended = dated.end_date if dated else note.written_on(d.start)
                 duration_evidence.append(note.evidence(d.start, d.end, sent))
-        modalities.append(Modality(name=name, status=FactStatus.present, weeks=_round(weeks), evidence=evidence[:3]))
+        modalities.append(
+            Modality(
+                name=name,
+                status=FactStatus.present,
+                weeks=_round(weeks),
+                evidence=evidence[:3],
+                started=started,
+                ended=ended,
+            )
+        )
     present = [m for m in modalities if m.status == FactStatus.present]
     timed = [m.weeks for m in present if m.weeks is not None]
     if present:

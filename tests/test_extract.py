@@ -276,3 +276,27 @@ def test_candidate_for_a_sided_levelled_procedure() -> None:
 def test_no_better_after_pt_is_care_and_persistence() -> None:
     facts = extract_facts(make_case("No better after the full course of PT, 9 weeks."))
     assert facts.conservative_care.status == FactStatus.present and facts.progression.status == FactStatus.present
+
+
+@pytest.mark.parametrize(
+    ("weeks", "started", "ended", "within"),
+    [
+        (10.0, date(2026, 1, 5), date(2026, 3, 16), 0.0),  # ended six months before the note
+        (8.0, date(2026, 8, 1), date(2026, 9, 28), 8.3),  # ongoing
+        (20.0, date(2026, 5, 1), date(2026, 9, 28), 12.0),  # only the window's weeks count
+        (6.0, None, date(2026, 8, 1), 3.7),  # start from the length: 06-20..08-01, window from 07-06
+        (6.0, None, None, 6.0),  # undated: counted in full
+    ],
+    ids=["long-ago", "ongoing", "longer-than-window", "end-only", "undated"],
+)
+def test_care_weeks_within_a_window(weeks: float, started: date | None, ended: date | None, within: float) -> None:
+    from agent.clinical_facts import Modality
+
+    course = Modality(name="physical_therapy", status=FactStatus.present, weeks=weeks, started=started, ended=ended)
+    assert course.weeks_within(12, date(2026, 9, 28)) == pytest.approx(within, abs=0.1)
+
+
+def test_dates_of_a_course_come_from_the_range_beside_its_length() -> None:
+    note = "He completed 10 weeks of physical therapy from 01/05/2026 to 03/16/2026, with partial improvement."
+    [pt] = extract_facts(make_case(note, note_date=date(2026, 9, 28))).conservative_care.modalities
+    assert (pt.weeks, pt.started, pt.ended) == (10.0, date(2026, 1, 5), date(2026, 3, 16))

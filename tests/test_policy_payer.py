@@ -58,6 +58,7 @@ def facts(
     persistent: bool = False,
     worse: bool = False,
     surgery: str | None = None,
+    care_ended: date | None = None,
 ) -> ClinicalFacts:
     """ClinicalFacts with only the named facts present, each quoting NOTE verbatim.
 
@@ -68,7 +69,9 @@ def facts(
     for flag in flags:
         built.red_flags[flag] = present(FLAG_PHRASE[flag])
     if care is not None:
-        pt = Modality(name="physical therapy", status=PRESENT, weeks=care, evidence=[ev("8 weeks of physical therapy")])
+        pt = Modality(
+            name="physical therapy", status=PRESENT, weeks=care, evidence=[ev("8 weeks of physical therapy")], ended=care_ended
+        )
         built.conservative_care = ConservativeCare(status=PRESENT, modalities=[pt], total_weeks=care)
     if radic:
         built.radiculopathy = present("Pain radiates down the leg below the knee.", radic)
@@ -122,6 +125,10 @@ ROWS = [
     row("cervical-axial-pathway-b-met", "72141", {**B}, "deny", "approve", variant="pc-b"),
     row("lumbar-72158-pathway-b-after-lumbar-surgery", "72158", B | {"surgery": "lumbar"}, "deny", "approve",
         variant="pl-b-after-surgery"),
+    row("lumbar-pathway-b-care-ended-6-months-ago", "72148", B | {"care_ended": date(2026, 3, 16)}, "approve", "deny",
+        variant="pl-none", missing="within the 12 weeks"),
+    row("lumbar-pathway-b-care-ended-2-weeks-ago", "72148", B | {"care_ended": date(2026, 8, 31)}, "approve", "approve",
+        variant="pl-b"),
     row("lumbar-xray-no-red-flag-needs-no-authorization", "72100", {}, "deny", "approve", variant="pl-none"),
     row("lumbar-ct-with-contrast-only-outside-policy", "72132", {**B}, "deny", "refer", variant="pl-b",
         alternative="72148"),
