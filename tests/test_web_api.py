@@ -598,3 +598,10 @@ def test_a_case_file_can_be_uploaded_on_the_new_review_page(signed_in: TestClien
     assert empty.status_code == 422 and "choose a file" in empty.text
     forged = signed_in.post("/new", data={"csrf_token": "forged"}, files=files, follow_redirects=False)
     assert forged.status_code == 403
+
+
+def test_queue_paging_bounds_are_checked(client: TestClient, site: Site) -> None:
+    """Found by schemathesis: an offset past SQLite's integer range was a 500."""
+    huge = client.get("/v1/reviews", params={"offset": 3282128093102856994816}, headers=site.auth("reviewer"))
+    assert "offset" in assert_error_shape(huge, 422)["message"]
+    assert client.get("/", params={"page": 10**12}, headers=site.auth("reviewer")).status_code == 422

@@ -98,7 +98,7 @@ def list_reviews(
     due_before: Annotated[datetime | None, Query(description="only reviews due at or before this time (ISO 8601)")] = None,
     order: Annotated[Literal["newest", "due"], Query(description="newest first, or soonest due first")] = "newest",
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> list[ReviewSummary]:
     """The review queue (no note text), a page at a time: ``limit`` reviews after skipping ``offset``."""
     records = svc.store.list_reviews(

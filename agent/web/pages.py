@@ -105,7 +105,7 @@ def queue(
     decision: str | None = None,
     overdue: bool | None = None,
     order: str = "due",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     for name, value, allowed in (("status", status, ReviewStatus), ("decision", decision, Decision)):
         if value and value not in {m.value for m in allowed}:
