@@ -605,3 +605,14 @@ def test_queue_paging_bounds_are_checked(client: TestClient, site: Site) -> None
     huge = client.get("/v1/reviews", params={"offset": 3282128093102856994816}, headers=site.auth("reviewer"))
     assert "offset" in assert_error_shape(huge, 422)["message"]
     assert client.get("/", params={"page": 10**12}, headers=site.auth("reviewer")).status_code == 422
+
+
+def test_the_new_review_page_offers_each_criteria_set(signed_in: TestClient) -> None:
+    page = signed_in.get("/new")
+    assert 'value="acr-default" selected' in page.text and 'value="payer-model"' in page.text
+    csrf = signed_in.cookies["umreview_csrf"]
+    data = {"csrf_token": csrf, "case_text": EXAMPLE_YAML, "policy": "payer-model"}
+    done = signed_in.post("/new", data=data)
+    assert done.status_code == 200 and "payer-model" in done.text  # the case view names the set it used
+    bad = signed_in.post("/new", data={**data, "policy": "no-such-set"})
+    assert bad.status_code == 422 and "unknown criteria set" in bad.text

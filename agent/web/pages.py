@@ -136,9 +136,14 @@ def queue(
     )
 
 
+def _policies(request: Request) -> dict[str, Any]:
+    svc = _svc(request)
+    return {"policies": svc.kb.policies(), "default_policy": svc.settings.policy}
+
+
 @router.get("/new")
 def new_page(request: Request, who: Reviewer) -> HTMLResponse:
-    return render(request, "new.html", who=who, error=None, text="")
+    return render(request, "new.html", who=who, error=None, text="", **_policies(request))
 
 
 @router.post("/new")
@@ -147,7 +152,12 @@ async def submit(
     who: Reviewer,
     case_text: Annotated[str, Form()] = "",
     case_file: Annotated[UploadFile | None, File()] = None,
+    policy: Annotated[str, Form()] = "",
 ) -> Response:
+    choices = _policies(request)
+    if policy and policy not in choices["policies"]:
+        error = f"unknown criteria set {policy!r}; choose one of {', '.join(choices['policies'])}"
+        return render(request, "new.html", http_status=422, who=who, error=error, text=case_text, **choices)
     source = "submitted case"
     if case_file is not None and case_file.filename:
         source = Path(case_file.filename).name
@@ -155,9 +165,10 @@ async def submit(
             case_text = (await case_file.read()).decode("utf-8")
         except UnicodeDecodeError:
             error = f"{source}: the file is not UTF-8 text; upload a YAML or JSON case file or a FHIR Bundle."
-            return render(request, "new.html", http_status=422, who=who, error=error, text="")
+            return render(request, "new.html", http_status=422, who=who, error=error, text="", **choices)
     if not case_text.strip():
-        return render(request, "new.html", http_status=422, who=who, error="Paste a request or choose a file.", text="")
+        error = "Paste a request or choose a file."
+        return render(request, "new.html", http_status=422, who=who, error=error, text="", **choices)
     try:
         data = json.loads(case_text) if case_text.lstrip().startswith("{") else yaml.safe_load(case_text)
         if isinstance(data, dict) and data.get("resourceType") == "Bundle":
@@ -168,10 +179,10 @@ async def submit(
             case = case_from_data(data, source)
     except (yaml.YAMLError, json.JSONDecodeError):
         error = f"{source}: the text is neither valid YAML nor JSON."
-        return render(request, "new.html", http_status=422, who=who, error=error, text=case_text)
+        return render(request, "new.html", http_status=422, who=who, error=error, text=case_text, **choices)
     except CaseFileError as exc:
-        return render(request, "new.html", http_status=422, who=who, error=str(exc), text=case_text)
-    record = await run_in_threadpool(_svc(request).submit, case, actor=who.name)
+        return render(request, "new.html", http_status=422, who=who, error=str(exc), text=case_text, **choices)
+    record = await run_in_threadpool(_svc(request).submit, case, actor=who.name, policy=policy or None)
     return RedirectResponse(f"/reviews/{record.id}", status_code=303)
 
 
