@@ -93,6 +93,8 @@ def test_reviewer_and_physician_flow(live: tuple[str, Site], browser: sync_api.B
 
     # A reviewer signs in and submits the example case on /new.
     sign_in(page, base, site.tokens["reviewer"], then="/new")
+    expect(page.locator("select[name=policy]")).to_have_value("acr-default")
+    screenshot(page, tmp_path, "ui-new")
     page.fill("textarea[name=case_text]", EXAMPLE_YAML)
     page.click("form[action='/new'] button")
     page.wait_for_url(f"{base}/reviews/R-*")
