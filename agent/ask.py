@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field
 from agent.cases import Case
 from agent.determination import CriterionStatus, Determination, GuidelineCitation, NoteQuote
 from agent.extract import extract_facts
-from agent.retrieval import Filters
 from agent.review import Reviewer
 
 Kind = Literal["approvable", "failed_criteria", "criterion", "what_if", "guideline", "refusal"]
@@ -177,7 +176,7 @@ class RulesAnswerer:
 
     def _guideline(self, case: Case, det: Determination, question: str) -> Answer:
         region = next((r for r, words in REGION_WORDS.items() if re.search(words, question, re.I)), None)
-        hits = self.reviewer.kb.search(question, 4, Filters(region=region))
+        hits = self.reviewer.kb.search(question, 4, self.reviewer.filters(region))
         cites = []
         for hit in hits[:3]:
             sentence = _best_sentence(hit.chunk.text, question)

@@ -31,12 +31,14 @@ class Filters:
     region: str | None = None       # matches chunks of that region and of region "any"
     topic: str | None = None
     document_id: str | None = None
+    exclude_documents: frozenset[str] = frozenset()  # e.g. the guidelines of other criteria sets
 
     def allows(self, chunk: Chunk) -> bool:
         return (
             (self.region is None or chunk.region in (self.region, "any"))
             and (self.topic is None or chunk.topic == self.topic)
             and (self.document_id is None or chunk.document_id == self.document_id)
+            and chunk.document_id not in self.exclude_documents
         )
 
     def chroma_where(self) -> dict | None:
@@ -47,6 +49,8 @@ class Filters:
             clauses.append({"topic": self.topic})
         if self.document_id:
             clauses.append({"document_id": self.document_id})
+        if self.exclude_documents:
+            clauses.append({"document_id": {"$nin": sorted(self.exclude_documents)}})
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -61,6 +61,16 @@ class Reviewer:
         self.retrieve = retrieve
         self.repair_rounds = kb.settings.repair_rounds
         self._prepare_lock = threading.Lock()
+        # Retrieval stays inside this criteria set: another set's guideline (a payer policy under
+        # acr-default, or the reverse) is not the standard applied. Ingested user documents belong to
+        # no set and are always searched.
+        own = {t.document for t in self.criteria.topics}
+        others = {t.document for p in kb.policies() if p != self.criteria.policy.id for t in kb.criteria(p).topics}
+        self.foreign_documents = frozenset(others - own)
+
+    def filters(self, region: str | None = None) -> Filters:
+        """Retrieval filters for this criteria set, optionally for one body region."""
+        return Filters(region=region, exclude_documents=self.foreign_documents)
 
     def _hits(self, case: Case, facts: ClinicalFacts) -> dict[str, list[Hit]]:
         if not self.retrieve:
@@ -68,7 +78,7 @@ class Reviewer:
         queries = []
         for code in case.request.codes:
             info = self.criteria.codes.codes.get(code)
-            filters = Filters(region=info.region.value) if info else Filters()
+            filters = self.filters(info.region.value if info else None)
             queries.append((retrieval_query(case, code, info.label if info else None, facts), filters))
         return dict(zip(case.request.codes, self.kb.search_many(queries), strict=True))
 

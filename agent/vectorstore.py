@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from agent import vector_cache
 from agent.embeddings import Embedder
 from agent.errors import ConfigError, KnowledgeBaseError
 from agent.kb import Chunk
@@ -70,13 +71,20 @@ class VectorStore:
             batch = new[start : start + BATCH]
             self._collection.upsert(  # upsert: web workers syncing one Chroma server at once must not collide
                 ids=[c.id for c in batch],
-                embeddings=self.embedder.embed([c.embedding_text() for c in batch]),  # type: ignore[arg-type]  # chroma accepts lists
+                embeddings=self._vectors([c.embedding_text() for c in batch]),  # type: ignore[arg-type]  # chroma accepts lists
                 documents=[c.text for c in batch],
                 metadatas=[{"document_id": c.document_id, "region": c.region, "topic": c.topic} for c in batch],
             )
             if progress:
                 progress(min(start + BATCH, len(new)), len(new))
         return len(new), len(stale)
+
+    def _vectors(self, texts: list[str]) -> list[list[float]]:
+        """Shipped vectors for built-in chunks (agent/vector_cache.py); the model embeds the rest."""
+        found = vector_cache.lookup(self.embedder.name, texts)
+        missing = [t for t, v in zip(texts, found, strict=True) if v is None]
+        fresh = iter(self.embedder.embed(missing) if missing else [])
+        return [v if v is not None else next(fresh) for v in found]
 
     def query(self, text: str, k: int, where: dict[str, Any] | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the ``k`` nearest chunks."""

@@ -3,6 +3,9 @@ sentence-transformers on torch (the reference)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -41,3 +44,45 @@ def test_embedder_names() -> None:
     assert get_embedder("minilm").name == get_embedder("minilm-torch").name  # one Chroma collection serves both
     with pytest.raises(ConfigError, match="minilm-torch"):
         get_embedder("bge")
+
+
+def test_shipped_vectors_cover_every_built_in_chunk() -> None:
+    """guidelines/all-MiniLM-L6-v2.vectors.npz: regenerate with `python -m agent.vector_cache` after
+    editing guidelines/ (a stale file only makes the first sync slower; this keeps it current)."""
+    from agent import vector_cache
+    from agent.kb import build_corpus, builtin_guidelines_dir
+
+    texts = [c.embedding_text() for c in build_corpus([builtin_guidelines_dir()]).chunks]
+    found = vector_cache.lookup(NumpyMiniLMEmbedder.name, texts)
+    stale = [t.splitlines()[0] for t, v in zip(texts, found, strict=True) if v is None]
+    assert not stale, f"run `python -m agent.vector_cache`; no shipped vector for: {stale[:5]}"
+
+
+@pytest.mark.slow
+def test_shipped_vectors_are_the_models_vectors() -> None:
+    from agent import vector_cache
+    from agent.kb import build_corpus, builtin_guidelines_dir
+
+    texts = [c.embedding_text() for c in build_corpus([builtin_guidelines_dir()]).chunks][::25]
+    shipped = np.array(vector_cache.lookup(NumpyMiniLMEmbedder.name, texts), dtype=np.float32)
+    assert np.abs(shipped - np.array(NumpyMiniLMEmbedder().embed(texts))).max() < 1e-5
+
+
+def test_a_sync_embeds_only_what_is_not_shipped(tmp_path: Path) -> None:
+    from agent.kb import build_corpus, builtin_guidelines_dir
+    from agent.vectorstore import VectorStore
+
+    class Counting(NumpyMiniLMEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedded: list[str] = []
+
+        def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            self.embedded += texts
+            return [[0.0] * 383 + [1.0] for _ in texts]  # no model needed for this test
+
+    counting = Counting()
+    store = VectorStore(counting, chroma_url=None, path=tmp_path / "chroma", collection="shipped-test")
+    chunks = build_corpus([builtin_guidelines_dir()]).chunks
+    added, _ = store.sync(chunks)
+    assert added == len(chunks) and counting.embedded == []  # every built-in chunk came from the file

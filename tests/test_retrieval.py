@@ -99,3 +99,16 @@ def test_real_minilm_retrieval(tmp_path: Path) -> None:
     assert hits[0].chunk.document_id in {"acr-low-back-pain", "payer-spine-mri-policy"}
     assert any(h.dense_rank is not None for h in hits)
     assert isinstance(hits[0].chunk, Chunk)
+
+
+@pytest.mark.parametrize(("policy", "foreign"), [("acr-default", "payer-spine-mri-policy"), ("payer-model", "acr-low-back-pain")])
+def test_retrieval_stays_inside_the_criteria_set(fake_kb: tuple[KnowledgeBase, HashEmbedder], policy: str, foreign: str) -> None:
+    from agent.review import Reviewer
+
+    kb, _ = fake_kb
+    reviewer = Reviewer(kb, backend="offline", policy=policy)
+    assert foreign in reviewer.foreign_documents
+    own = {t.document for t in reviewer.criteria.topics}
+    assert not own & reviewer.foreign_documents
+    hits = kb.search("prior lumbar surgery new symptoms contrast", 20, reviewer.filters("lumbar"))
+    assert hits and all(h.chunk.document_id not in reviewer.foreign_documents for h in hits)
