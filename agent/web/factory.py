@@ -35,5 +35,6 @@ def app() -> FastAPI:
     started = time.perf_counter()
     kb = application.state.service.kb
     chunks = len(kb.retriever.corpus.chunks)
+    kb.embedder.embed(["warm-up"])  # load the model now (the sync may have needed none: vectors ship)
     log.info("knowledge base %s ready: %d chunks, warmed in %.1f s", kb.version, chunks, time.perf_counter() - started)
     return application
