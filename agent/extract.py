@@ -253,6 +253,11 @@ def _with_denials(note: Note, fact: Fact, denials: list[str]) -> Fact:
     return fact
 
 
+_DECIDED = re.compile(
+    r"wish|want|agree|elect|opt|proceed|schedul|book|pending|request|planned|plan\s+(?:for|to)", re.IGNORECASE
+)
+
+
 def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     spec = lex["candidacy"]
     positive = [
@@ -260,9 +265,17 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     ]
     negative = [m for m in note.mentions("no_candidacy", spec["negative"]) if Modifier.FAMILY not in m.modifiers]
     # Candidacy is a plan by nature: "considering ESI" counts although ConText calls it hypothetical.
-    # When the patient declines after the options were discussed, the later statement wins.
-    if positive and negative and max(m.start for m in negative) > max(m.start for m in positive):
-        positive = []
+    # When the patient declines after the options were only discussed, the later statement wins; when
+    # the note also records a decision to go ahead ("wishes to proceed w/ TFESI", "ESI scheduled"),
+    # the two contradict each other and the fact carries the refusal as a conflict.
+    if positive and negative:
+        decided = [m for m in positive if _DECIDED.search(note.text[m.start : m.end])]
+        if decided:
+            evidence = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive)
+            conflicts = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in negative)
+            return Fact(status=FactStatus.present, evidence=evidence, conflicts=conflicts)
+        if max(m.start for m in negative) > max(m.start for m in positive):
+            positive = []
     if positive:
         return Fact(status=FactStatus.present, evidence=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive))
     if negative:

@@ -59,7 +59,7 @@ def test_accuracy_at_least_baseline(results: EvalResults, baseline: EvalResults,
     assert not comparison.regression, comparison.reasons
 
 
-@pytest.mark.parametrize("folder", ["holdout", "holdout-2"])
+@pytest.mark.parametrize("folder", ["holdout", "holdout-2", "holdout-3"])
 def test_held_out_sets_stay_safe(folder: str, tmp_path: Path) -> None:
     """The held-out sets, once scored, were used to fix the extractor; they now guard safety: no unsafe
     denial and no missed red flag (accuracy is reported by `umreview eval`, not gated here)."""

@@ -300,3 +300,63 @@ def test_dates_of_a_course_come_from_the_range_beside_its_length() -> None:
     note = "He completed 10 weeks of physical therapy from 01/05/2026 to 03/16/2026, with partial improvement."
     [pt] = extract_facts(make_case(note, note_date=date(2026, 9, 28))).conservative_care.modalities
     assert (pt.weeks, pt.started, pt.ended) == (10.0, date(2026, 1, 5), date(2026, 3, 16))
+
+
+def test_without_contrast_is_not_a_negation() -> None:
+    facts = extract_facts(make_case("MRI L-spine w/o contrast requested for injection planning."))
+    assert facts.candidacy.status == FactStatus.present
+
+
+def test_progressively_worse_after_a_negated_list_item_is_asserted() -> None:
+    facts = extract_facts(make_case("New R thigh pain, no inciting event, progressively worse, now 7/10."))
+    assert facts.worsening.status == FactStatus.present
+
+
+def test_new_symptoms_with_slashed_words_are_worsening() -> None:
+    facts = extract_facts(make_case("Developed NEW R groin/anterior thigh pain 5 wks ago."))
+    assert facts.worsening.status == FactStatus.present
+
+
+def test_referral_for_a_procedure_through_a_named_provider_is_candidacy() -> None:
+    note = "Referred to Dr. Patel (pain mgmt) for R L5-S1 TFESI - pt agreeable."
+    assert extract_facts(make_case(note)).candidacy.status == FactStatus.present
+
+
+@pytest.mark.parametrize(
+    ("note", "flags"),
+    [
+        ("L breast IDC stage IIB 2017 s/p mastectomy. New back pain.", {"malignancy"}),
+        ("Anastrozole x5 yr, completed 2023. New back pain.", {"malignancy"}),
+        ("Mother on tamoxifen. Back pain.", set()),
+    ],
+    ids=["IDC", "aromatase inhibitor", "family"],
+)
+def test_breast_cancer_shorthand(note: str, flags: set[str]) -> None:
+    facts = extract_facts(make_case(note))
+    assert {k for k, f in facts.red_flags.items() if f.status == FactStatus.present} == flags
+
+
+def test_medication_never_picked_up_is_not_care() -> None:
+    note = "Urgent care 09/02 prescribed meloxicam 15 mg daily - pt states she never picked either up."
+    assert extract_facts(make_case(note)).conservative_care.status != FactStatus.present
+
+
+def test_first_pt_for_this_problem_contradicts_earlier_pt() -> None:
+    note = (
+        "In PT since 09/02/2026 with no improvement.\n"
+        "PT initial evaluation 10/30/2026: Pt reports this is his first PT for this problem."
+    )
+    assert extract_facts(make_case(note, note_date=date(2026, 11, 4))).conservative_care.conflicts
+
+
+@pytest.mark.parametrize(
+    ("note", "status", "conflict"),
+    [
+        ("Pt wishes to proceed w/ L L5-S1 TFESI. Form: 'I do NOT want any injections or surgery.'", FactStatus.present, True),
+        ("Discussed ESI and surgery. Pt declines any injection or surgery.", FactStatus.absent, False),
+    ],
+    ids=["decision then refusal: conflict", "discussion then refusal: refusal wins"],
+)
+def test_candidacy_refusals(note: str, status: FactStatus, conflict: bool) -> None:
+    fact = extract_facts(make_case(note)).candidacy
+    assert fact.status == status and bool(fact.conflicts) is conflict
