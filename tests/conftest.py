@@ -23,6 +23,14 @@ from agent.validator import Validator
 POLICY = "acr-default"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-snapshots",
+        action="store_true",
+        help="rewrite tests/snapshots/* from the current output (review the diff before committing)",
+    )
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """No real endpoint, key or user setting reaches a test; data lives in a fresh tmp dir."""
