@@ -29,6 +29,9 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
+BULK = 64  # from this many texts at once, the numpy embedder hands over to sentence-transformers
+
+
 class NumpyMiniLMEmbedder:
     """all-MiniLM-L6-v2 (384 dimensions) run in numpy, loaded from site-packages on first use."""
 
@@ -56,6 +59,9 @@ class NumpyMiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
+        if len(texts) >= BULK:
+            # Many texts (an ingest): torch's import pays for itself and gives the same vectors faster.
+            return get_embedder("minilm-torch").embed(texts)
         return [list(map(float, v)) for v in self._load().encode(list(texts))]
 
 

@@ -86,3 +86,20 @@ def test_a_sync_embeds_only_what_is_not_shipped(tmp_path: Path) -> None:
     chunks = build_corpus([builtin_guidelines_dir()]).chunks
     added, _ = store.sync(chunks)
     assert added == len(chunks) and counting.embedded == []  # every built-in chunk came from the file
+
+
+def test_bulk_embedding_goes_to_sentence_transformers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent import embeddings
+
+    calls: list[int] = []
+
+    class Fake:
+        name, dimension = "all-MiniLM-L6-v2", 384
+
+        def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            calls.append(len(texts))
+            return [[0.0] * 384 for _ in texts]
+
+    monkeypatch.setitem(embeddings._EMBEDDERS, "minilm-torch", Fake())
+    assert len(NumpyMiniLMEmbedder().embed(["chunk"] * embeddings.BULK)) == embeddings.BULK
+    assert calls == [embeddings.BULK]
