@@ -253,11 +253,6 @@ def _with_denials(note: Note, fact: Fact, denials: list[str]) -> Fact:
     return fact
 
 
-_DECIDED = re.compile(
-    r"wish|want|agree|elect|opt|proceed|schedul|book|pending|request|planned|plan\s+(?:for|to)", re.IGNORECASE
-)
-
-
 def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     spec = lex["candidacy"]
     positive = [
@@ -269,7 +264,8 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     # the note also records a decision to go ahead ("wishes to proceed w/ TFESI", "ESI scheduled"),
     # the two contradict each other and the fact carries the refusal as a conflict.
     if positive and negative:
-        decided = [m for m in positive if _DECIDED.search(note.text[m.start : m.end])]
+        decided_rx = rx(spec["decided"])
+        decided = [m for m in positive if decided_rx.search(note.text[m.start : m.end])]
         if decided:
             evidence = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive)
             conflicts = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in negative)
