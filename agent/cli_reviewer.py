@@ -108,13 +108,22 @@ def register(app: typer.Typer) -> None:
         decision: Annotated[DecisionChoice | None, typer.Option("--decision", help="Only reviews with a code decided so")] = None,
         overdue: Annotated[bool, typer.Option("--overdue", help="Only reviews past their decision clock and unsigned")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the reviews as JSON (no note text)")] = False,
+        due: Annotated[bool, typer.Option("--due", help="Soonest due first (default: newest first)")] = False,
+        limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many reviews")] = 200,
     ) -> None:
-        """List stored reviews, newest first, with their decision clocks."""
+        """List stored reviews with their decision clocks: newest first, or soonest due first with --due."""
         from agent.store import Store
 
         now = datetime.now(UTC)
         with user_errors():
-            records = Store().list_reviews(status=status, decision=decision, overdue=True if overdue else None, now=now)
+            records = Store().list_reviews(
+                status=status,
+                decision=decision,
+                overdue=True if overdue else None,
+                now=now,
+                order="due" if due else "newest",
+                limit=limit,
+            )
         if as_json:
             out.print_json(data=[r.summary(now) for r in records])
         elif not records:

@@ -136,3 +136,12 @@ def test_letter_for_a_stored_review_is_draft_until_signed(store: Store, kb_offli
 def test_letter_for_an_unknown_review_exit_2() -> None:
     result = runner.invoke(app, ["letter", "R-000000000000"])
     assert result.exit_code == 2 and "R-000000000000" in result.stderr
+
+
+def test_history_due_order_and_limit(store: Store) -> None:
+    late = saved(store, {"72148": "deny"}, received_at=datetime.now(UTC) - timedelta(days=9))
+    fresh = saved(store, {"72141": "approve"}, case_id="case-2")
+    newest = json.loads(runner.invoke(app, ["history", "--json", "--limit", "1"]).stdout)
+    assert [r["id"] for r in newest] == [fresh.id]
+    soonest = json.loads(runner.invoke(app, ["history", "--json", "--due"]).stdout)
+    assert [r["id"] for r in soonest] == [late.id, fresh.id]
