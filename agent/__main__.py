@@ -1,5 +1,5 @@
 """Allow ``python -m agent``."""
 
-from agent.cli import main
+from agent.cli.main import main
 
 main()

@@ -11,12 +11,15 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from agent.ask import Answer, RulesAnswerer, check_answer
-from agent.cases import Case
-from agent.knowledge import KnowledgeBase
-from agent.review import Reviewer
+from agent.cases.model import Case
+from agent.knowledge.base import KnowledgeBase
+from agent.letters.draft import letter_from_record
+from agent.letters.model import Audience, Letter, LetterFormat, LineOfBusiness, PlanInfo
+from agent.letters.render import letter_bytes
+from agent.review.ask import Answer, RulesAnswerer, check_answer
+from agent.review.reviewer import Reviewer
 from agent.settings import Settings, get_settings
-from agent.store import ReviewRecord, Store
+from agent.store.reviews import ReviewRecord, Store
 
 
 class Service:
@@ -62,41 +65,26 @@ class Service:
     def sign(self, review_id: str, **kwargs: Any) -> ReviewRecord:
         return self.store.sign(review_id, **kwargs)
 
-    def letter(self, review_id: str, *, fmt: str, audience: str, line_of_business: str, actor: str) -> bytes:
-        """The denial letter of a stored review in ``fmt`` (md, html, pdf, docx); DRAFT until signed."""
-        import tempfile
-        from pathlib import Path
-
-        from agent.letters import Signature, draft_letter
-
+    def draft_letter(
+        self,
+        review_id: str,
+        *,
+        audience: Audience,
+        line_of_business: LineOfBusiness,
+        actor: str,
+        fmt: LetterFormat,
+        plan: PlanInfo | None = None,
+    ) -> Letter:
+        """The denial letter of a stored review (DRAFT until signed), logged as ``letter_drafted``."""
         record = self.get(review_id)
-        signature = None
-        if record.signoff is not None:
-            signature = Signature(
-                reviewer=record.signoff.reviewer,
-                credentials=record.signoff.credentials,
-                decision=record.signoff.decision,  # type: ignore[arg-type]  # uphold | overturn, checked by the store
-                signed_at=record.signoff.at,
-                reason=record.signoff.reason,
-            )
-        letter = draft_letter(
-            record.case,
-            record.determination,
-            audience=audience,  # type: ignore[arg-type]  # validated by the API layer
-            line_of_business=line_of_business,  # type: ignore[arg-type]  # validated by the API layer
-            signature=signature,
-            received_at=record.received_at,
-            due_at=record.due_at,
-        )
-        if fmt == "md":
-            content = letter.to_markdown().encode()
-        elif fmt == "html":
-            content = letter.to_html().encode()
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / f"letter.{fmt}"
-                (letter.to_pdf if fmt == "pdf" else letter.to_docx)(path)
-                content = path.read_bytes()
-        payload = {"format": fmt, "audience": audience, "line_of_business": line_of_business, "final": signature is not None}
+        letter = letter_from_record(record, audience=audience, line_of_business=line_of_business, plan=plan)
+        payload = {"format": fmt, "audience": audience, "line_of_business": line_of_business, "final": letter.status == "final"}
         self.store.record_event(review_id, "letter_drafted", actor=actor, payload=payload)
-        return content
+        return letter
+
+    def letter(
+        self, review_id: str, *, fmt: LetterFormat, audience: Audience, line_of_business: LineOfBusiness, actor: str
+    ) -> bytes:
+        """The denial letter of a stored review in ``fmt`` (md, html, pdf, docx); DRAFT until signed."""
+        letter = self.draft_letter(review_id, audience=audience, line_of_business=line_of_business, actor=actor, fmt=fmt)
+        return letter_bytes(letter, fmt)

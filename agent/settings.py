@@ -6,6 +6,7 @@ Every field is documented in the README's configuration table (a test checks it)
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -119,3 +120,13 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def price_for(model: str | None, prices: Mapping[str, ModelPrice]) -> ModelPrice | None:
+    """Exact match, else the longest table entry the model name starts with (dated snapshots)."""
+    if model is None:
+        return None
+    if model in prices:
+        return prices[model]
+    keys = sorted((k for k in prices if model.startswith(k)), key=len, reverse=True)
+    return prices[keys[0]] if keys else None

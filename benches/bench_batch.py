@@ -24,10 +24,11 @@ from fake_openai import FakeOpenAI, Reply  # noqa: E402
 from llm_drafts import refer_all  # noqa: E402
 
 from agent.backends.openai import OpenAIBackend  # noqa: E402
-from agent.batch import run_batch  # noqa: E402
-from agent.cases import Case, load_cases  # noqa: E402
-from agent.knowledge import KnowledgeBase  # noqa: E402
-from agent.review import Reviewer  # noqa: E402
+from agent.cases.load import load_cases  # noqa: E402
+from agent.cases.model import Case  # noqa: E402
+from agent.knowledge.base import KnowledgeBase  # noqa: E402
+from agent.review.batch import run_batch  # noqa: E402
+from agent.review.reviewer import Reviewer  # noqa: E402
 from agent.settings import ModelPrice, Settings  # noqa: E402
 
 
@@ -61,15 +62,23 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(
-                data_dir=Path(tmp), openai_base_url=url, openai_model="bench-model",
-                openai_timeout=30, llm_cache=False, prices={"bench-model": ModelPrice(input=0.15, output=0.60)},
+                data_dir=Path(tmp),
+                openai_base_url=url,
+                openai_model="bench-model",
+                openai_timeout=30,
+                llm_cache=False,
+                prices={"bench-model": ModelPrice(input=0.15, output=0.60)},
             )
             reviewer = Reviewer(KnowledgeBase(settings), backend=OpenAIBackend(settings), retrieve=args.retrieval)
             reviewer.request_for(batch[0])  # warm up: knowledge base, criteria, NLP rules (not timed)
             started = time.perf_counter()
             result = run_batch(
-                batch, reviewer.review, out_dir=Path(tmp) / "out", concurrency=args.concurrency,
-                prices=settings.prices, default_model="bench-model",
+                batch,
+                reviewer.review,
+                out_dir=Path(tmp) / "out",
+                concurrency=args.concurrency,
+                prices=settings.prices,
+                default_model="bench-model",
             )
             wall = time.perf_counter() - started
     finally:
@@ -78,8 +87,10 @@ def main() -> None:
     s = result.summary
     calls = s.requests / max(1, s.reviewed)
     ideal = s.reviewed * calls * args.latency / args.concurrency
-    print(f"{s.reviewed} cases, {calls:g} LLM call(s) per case, {args.latency:g} s latency, concurrency {args.concurrency}, "
-          f"retrieval {'on' if args.retrieval else 'off'}")
+    print(
+        f"{s.reviewed} cases, {calls:g} LLM call(s) per case, {args.latency:g} s latency, concurrency {args.concurrency}, "
+        f"retrieval {'on' if args.retrieval else 'off'}"
+    )
     print(f"wall {wall:.2f} s, ideal {ideal:.2f} s, ratio {wall / ideal:.2f} (goal <= 1.3)")
     print(s.line())
 

@@ -11,9 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from agent.cases import load_cases
-from agent.knowledge import KnowledgeBase
-from agent.review import Reviewer
+from agent.cases.load import load_cases
+from agent.knowledge.base import KnowledgeBase
+from agent.review.reviewer import Reviewer
 from agent.settings import Settings
 
 ROOT = Path(__file__).parent.parent

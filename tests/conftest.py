@@ -14,11 +14,11 @@ import pytest
 from needs import unavailable
 from pg_server import MISSING, PgServer, find_bindir, postgres_server
 
-from agent.criteria import CriteriaSet
-from agent.engine import Engine
-from agent.knowledge import KnowledgeBase
+from agent.criteria.engine import Engine
+from agent.criteria.model import CriteriaSet
+from agent.knowledge.base import KnowledgeBase
+from agent.review.validator import Validator
 from agent.settings import Settings, get_settings
-from agent.validator import Validator
 
 POLICY = "acr-default"
 

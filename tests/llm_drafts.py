@@ -11,7 +11,7 @@ import copy
 import re
 from typing import Any
 
-from agent.backends import DraftRequest
+from agent.backends.base import DraftRequest
 from agent.backends.offline import OfflineBackend
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from agent.ask import RulesAnswerer, check_answer, classify
-from agent.cases import load_case
-from agent.cli import app
-from agent.knowledge import KnowledgeBase
-from agent.review import Reviewer
+from agent.cases.load import load_case
+from agent.cli.main import app
+from agent.knowledge.base import KnowledgeBase
+from agent.review.ask import RulesAnswerer, check_answer, classify
+from agent.review.reviewer import Reviewer
 from agent.settings import Settings
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cervical-fusion-mid-low-back-burning.yaml"

@@ -13,13 +13,13 @@ from llm_drafts import refer_all
 from typer.testing import CliRunner
 
 from agent.backends.openai import OpenAIBackend
-from agent.batch import price_for, run_batch
-from agent.cases import Case
-from agent.cli import app
-from agent.determination import Determination
-from agent.knowledge import KnowledgeBase
-from agent.review import Reviewer
-from agent.settings import ModelPrice, Settings
+from agent.cases.determination import Determination
+from agent.cases.model import Case
+from agent.cli.main import app
+from agent.knowledge.base import KnowledgeBase
+from agent.review.batch import run_batch
+from agent.review.reviewer import Reviewer
+from agent.settings import ModelPrice, Settings, price_for
 
 NOTE = "45 year old with low back pain for 3 weeks. Ibuprofen for 2 weeks without relief."
 
@@ -94,9 +94,7 @@ def test_force_redoes_finished_cases(offline_reviewer: Reviewer, tmp_path: Path)
 
 
 def llm_reviewer(kb: KnowledgeBase, fake: FakeOpenAI, tmp_path: Path) -> Reviewer:
-    settings = Settings(
-        data_dir=tmp_path, openai_base_url=fake.url, openai_model="fake-model", openai_timeout=5, llm_cache=False
-    )
+    settings = Settings(data_dir=tmp_path, openai_base_url=fake.url, openai_model="fake-model", openai_timeout=5, llm_cache=False)
     return Reviewer(kb, backend=OpenAIBackend(settings), retrieve=False)
 
 
@@ -143,7 +141,7 @@ def no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI builds its own knowledge base: give it the hash embedder instead of MiniLM."""
     from test_retrieval import HashEmbedder
 
-    from agent import embeddings
+    from agent.knowledge import embeddings
 
     monkeypatch.setitem(embeddings._EMBEDDERS, "minilm", HashEmbedder())
 

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.cases import RED_FLAG_IDS, Case, Decision, load_case, load_cases
-from agent.clinical_facts import RED_FLAG_LABELS
+from agent.cases.load import load_case, load_cases
+from agent.cases.model import RED_FLAG_IDS, Case, Decision
 from agent.errors import CaseFileError
+from agent.facts.model import RED_FLAG_LABELS
 
 REPO = Path(__file__).resolve().parents[1]
 CASE_FORMAT = Path("/work/shared/case-format.md")
@@ -238,4 +239,3 @@ def test_every_known_red_flag_id_is_in_the_case_format() -> None:
 
 def test_every_red_flag_id_has_a_label() -> None:
     assert set(RED_FLAG_LABELS) == set(RED_FLAG_IDS)
-

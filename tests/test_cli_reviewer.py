@@ -12,12 +12,12 @@ import pytest
 from test_store import PHYSICIAN, saved
 from typer.testing import CliRunner
 
-from agent.cases import load_case
-from agent.cli import app
-from agent.knowledge import KnowledgeBase
-from agent.review import Reviewer
+from agent.cases.load import load_case
+from agent.cli.main import app
+from agent.knowledge.base import KnowledgeBase
+from agent.review.reviewer import Reviewer
 from agent.settings import get_settings
-from agent.store import Store
+from agent.store.reviews import Store
 
 runner = CliRunner()
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cervical-fusion-mid-low-back-burning.yaml"

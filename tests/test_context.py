@@ -7,15 +7,8 @@ from pathlib import Path
 import pytest
 from _pytest.mark import ParameterSet
 
-from agent.context import (
-    Mention,
-    Modifier,
-    ModifierRule,
-    TargetRule,
-    find_mentions,
-    load_modifier_rules,
-)
-from agent.textspans import split_sentences
+from agent.facts.context import Mention, Modifier, ModifierRule, TargetRule, find_mentions, load_modifier_rules
+from agent.facts.textspans import split_sentences
 
 NEG = Modifier.NEGATED
 FAM = Modifier.FAMILY
@@ -67,12 +60,9 @@ def row(note: str, target: str, *modifiers: Modifier, id: str) -> ParameterSet:
     [
         # --- negation ---
         row("Denies saddle anesthesia.", "saddle anesthesia", NEG, id="denies"),
-        row("Denies fever, chills, weight loss, bowel or bladder incontinence.", "fever", NEG,
-            id="denies-list-first"),
-        row("Denies fever, chills, weight loss, bowel or bladder incontinence.", "weight loss", NEG,
-            id="denies-list-middle"),
-        row("Denies fever, chills, weight loss, bowel or bladder incontinence.", "incontinence",
-            NEG, id="denies-list-last"),
+        row("Denies fever, chills, weight loss, bowel or bladder incontinence.", "fever", NEG, id="denies-list-first"),
+        row("Denies fever, chills, weight loss, bowel or bladder incontinence.", "weight loss", NEG, id="denies-list-middle"),
+        row("Denies fever, chills, weight loss, bowel or bladder incontinence.", "incontinence", NEG, id="denies-list-last"),
         row("No fever or chills.", "fever", NEG, id="no-first"),
         row("No fever or chills.", "chills", NEG, id="no-second"),
         row("Negative for incontinence.", "incontinence", NEG, id="negative-for"),
@@ -90,25 +80,20 @@ def row(note: str, target: str, *modifiers: Modifier, id: str) -> ParameterSet:
         # --- asserted, and negation that must not leak ---
         row("Reports saddle numbness since yesterday.", "saddle numbness", id="reports"),
         row("Pt denies fever but reports new urinary retention.", "fever", NEG, id="but-before"),
-        row("Pt denies fever but reports new urinary retention.", "urinary retention",
-            id="but-after"),
+        row("Pt denies fever but reports new urinary retention.", "urinary retention", id="but-after"),
         row("Strength 5/5. New urinary retention.", "urinary retention", id="next-sentence"),
         row("No trauma. Saddle anesthesia on exam.", "saddle anesthesia", id="no-leak-sentence"),
         row("Denies trauma; reports fever", "fever", id="semicolon"),
         row("Denies trauma; reports fever", "trauma", NEG, id="semicolon-before"),
         row("No fever, however reports saddle numbness.", "saddle numbness", id="however"),
         row("Denies symptoms except urinary retention.", "urinary retention", id="except"),
-        row("8 weeks of physical therapy without improvement", "physical therapy",
-            id="without-after-target"),
-        row("8 weeks of physical therapy without improvement", "improvement", NEG,
-            id="without-forward"),
+        row("8 weeks of physical therapy without improvement", "physical therapy", id="without-after-target"),
+        row("8 weeks of physical therapy without improvement", "improvement", NEG, id="without-forward"),
         row("No change in numbness.", "numbness", id="pseudo-no-change"),
         row("No relief with physical therapy.", "physical therapy", id="pseudo-no-relief-with"),
         row("Did not improve with physical therapy.", "physical therapy", id="pseudo-did-not-improve"),
-        row("Ambulates without difficulty, has urinary retention.", "urinary retention",
-            id="pseudo-without-difficulty"),
-        row("No red flags, will start physical therapy.", "physical therapy", HYP,
-            id="negation-stops-at-hypothetical"),
+        row("Ambulates without difficulty, has urinary retention.", "urinary retention", id="pseudo-without-difficulty"),
+        row("No red flags, will start physical therapy.", "physical therapy", HYP, id="negation-stops-at-hypothetical"),
         # --- family ---
         row("Mother had breast cancer.", "breast cancer", FAM, id="mother-before"),
         row("History of breast cancer in mother.", "breast cancer", FAM, HIST, id="mother-after"),
@@ -118,10 +103,8 @@ def row(note: str, target: str, *modifiers: Modifier, id: str) -> ParameterSet:
         row("Lives with his mother, has fever.", "fever", id="pseudo-lives-with-mother"),
         # --- hypothetical ---
         row("Return to ED if you develop fever.", "fever", HYP, id="return-if"),
-        row("Call if numbness in the groin or loss of bladder control.", "loss of bladder control",
-            HYP, id="call-if"),
-        row("Warning signs such as incontinence were reviewed.", "incontinence", HYP,
-            id="warning-signs"),
+        row("Call if numbness in the groin or loss of bladder control.", "loss of bladder control", HYP, id="call-if"),
+        row("Warning signs such as incontinence were reviewed.", "incontinence", HYP, id="warning-signs"),
         row("Should he develop weakness, return to clinic.", "weakness", HYP, id="should-he"),
         row("In case of fever, call the office.", "fever", HYP, id="in-case-of"),
         row("Call if symptoms worsen.", "symptoms worsen", HYP, id="if-symptoms-worsen"),
@@ -134,13 +117,11 @@ def row(note: str, target: str, *modifiers: Modifier, id: str) -> ParameterSet:
         row("Plan to start physical therapy.", "physical therapy", HYP, id="plan-to"),
         row("PT has been ordered.", "PT", HYP, id="has-been-ordered"),
         row("Referred to PT.", "PT", HYP, id="referred-to"),
-        row("Consider epidural steroid injection.", "epidural steroid injection", HYP,
-            id="consider"),
+        row("Consider epidural steroid injection.", "epidural steroid injection", HYP, id="consider"),
         row("Recommend physical therapy.", "physical therapy", HYP, id="recommend"),
         row("Will continue PT.", "PT", id="pseudo-will-continue"),
         # --- resolved ---
-        row("The burning pain he had before surgery has resolved.", "burning pain", RES,
-            id="has-resolved"),
+        row("The burning pain he had before surgery has resolved.", "burning pain", RES, id="has-resolved"),
         row("Fever resolved.", "fever", RES, id="resolved"),
         row("No longer has numbness.", "numbness", RES, id="no-longer"),
         # --- historical (still asserted) ---
@@ -214,9 +195,7 @@ def test_no_targets_no_mentions() -> None:
 RULES = load_modifier_rules()
 
 
-@pytest.mark.parametrize(
-    "rule", [pytest.param(rule, id=f"{i}-{rule.category}") for i, rule in enumerate(RULES)]
-)
+@pytest.mark.parametrize("rule", [pytest.param(rule, id=f"{i}-{rule.category}") for i, rule in enumerate(RULES)])
 def test_every_rule_matches_its_example(rule: ModifierRule) -> None:
     assert rule.example, "each rule needs an example"
     assert rule.regex.search(rule.example), f"{rule.regex.pattern!r} vs {rule.example!r}"
@@ -230,10 +209,7 @@ def test_rules_are_cached_copies() -> None:
 
 def test_custom_rule_file(tmp_path: Path) -> None:
     path = tmp_path / "rules.yaml"
-    path.write_text(
-        "rules:\n"
-        "  - {literal: 'nope', category: NEGATED, direction: forward, example: 'nope fever'}\n"
-    )
+    path.write_text("rules:\n  - {literal: 'nope', category: NEGATED, direction: forward, example: 'nope fever'}\n")
     rules = load_modifier_rules(path)
     found = find_mentions("Nope fever. No chills.", TARGETS, rules=rules)
     assert [(m.concept, m.asserted) for m in found] == [("fever", False), ("chills", True)]
@@ -242,14 +218,10 @@ def test_custom_rule_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "error"),
     [
-        pytest.param("rules:\n  - {literal: x, category: MAYBE, direction: forward}\n", ValueError,
-                     id="bad-category"),
-        pytest.param("rules:\n  - {literal: x, category: NEGATED, direction: sideways}\n",
-                     ValueError, id="bad-direction"),
-        pytest.param("rules:\n  - {category: NEGATED, direction: forward}\n", ValueError,
-                     id="no-literal-or-pattern"),
-        pytest.param("rules:\n  - {pattern: '(', category: NEGATED, direction: forward}\n",
-                     ValueError, id="bad-regex"),
+        pytest.param("rules:\n  - {literal: x, category: MAYBE, direction: forward}\n", ValueError, id="bad-category"),
+        pytest.param("rules:\n  - {literal: x, category: NEGATED, direction: sideways}\n", ValueError, id="bad-direction"),
+        pytest.param("rules:\n  - {category: NEGATED, direction: forward}\n", ValueError, id="no-literal-or-pattern"),
+        pytest.param("rules:\n  - {pattern: '(', category: NEGATED, direction: forward}\n", ValueError, id="bad-regex"),
         pytest.param("rules: nope\n", TypeError, id="rules-not-a-list"),
         pytest.param("rules:\n  - just text\n", TypeError, id="rule-not-a-mapping"),
     ],

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from agent.cases import RED_FLAG_IDS
-from agent.clinical_facts import FACT_NAMES, Region
-from agent.criteria import Condition, CriteriaSet, load_criteria_set
+from agent.cases.model import RED_FLAG_IDS
+from agent.criteria.model import Condition, CriteriaSet, load_criteria_set
 from agent.errors import CriteriaFileError
-from agent.knowledge import KnowledgeBase
+from agent.facts.model import FACT_NAMES, Region
+from agent.knowledge.base import KnowledgeBase
 from agent.settings import Settings
 
 CODES = """\
@@ -79,7 +79,9 @@ def test_default_policy_loads(criteria: CriteriaSet) -> None:
     assert criteria.policy.id == "acr-default"
     assert [t.id for t in criteria.topics] == ["acr-lbp", "acr-thoracic", "acr-cervical", "acr-myelopathy"]
     assert {r.value: d.value for r, d in criteria.policy.rating_decisions.items()} == {
-        "UA": "approve", "MBA": "refer", "UNA": "deny",
+        "UA": "approve",
+        "MBA": "refer",
+        "UNA": "deny",
     }
 
 
@@ -137,17 +139,21 @@ def test_tiny_criteria_set_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "old", "new", "field"),
     [
-        pytest.param(
-            "tiny.criteria.yaml", "role: required", "rol: required", "topics.0.criteria.0.rol", id="criterion-key-typo"
-        ),
+        pytest.param("tiny.criteria.yaml", "role: required", "rol: required", "topics.0.criteria.0.rol", id="criterion-key-typo"),
         pytest.param("tiny.criteria.yaml", "number: 1", "numbr: 1", "topics.0.variants.0.numbr", id="variant-key-typo"),
         pytest.param(
-            "tiny.criteria.yaml", "{conservative_care_weeks: 6}", "{conservative_care_week: 6}",
-            "topics.0.criteria.0.when.conservative_care_week", id="condition-key-typo",
+            "tiny.criteria.yaml",
+            "{conservative_care_weeks: 6}",
+            "{conservative_care_week: 6}",
+            "topics.0.criteria.0.when.conservative_care_week",
+            id="condition-key-typo",
         ),
         pytest.param(
-            "tiny.criteria.yaml", "{conservative_care_weeks: 6}", "{conservative_care_weeks: 6, fact: progression}",
-            "topics.0.criteria.0.when", id="condition-with-two-keys",
+            "tiny.criteria.yaml",
+            "{conservative_care_weeks: 6}",
+            "{conservative_care_weeks: 6, fact: progression}",
+            "topics.0.criteria.0.when",
+            id="condition-with-two-keys",
         ),
         pytest.param(
             "tiny.criteria.yaml", "{conservative_care_weeks: 6}", "{fact: pain}", "topics.0.criteria.0.when", id="unknown-fact"
@@ -159,12 +165,18 @@ def test_tiny_criteria_set_loads(tmp_path: Path) -> None:
         ),
         pytest.param("tiny.criteria.yaml", "approval_pathway: t-v1", "approval_pathway: t-v9", "topics.0", id="unknown-pathway"),
         pytest.param(
-            "tiny.criteria.yaml", "        missing: Six weeks of dated conservative care\n", "",
-            "topics.0.criteria.0", id="required-criterion-without-missing-text",
+            "tiny.criteria.yaml",
+            "        missing: Six weeks of dated conservative care\n",
+            "",
+            "topics.0.criteria.0",
+            id="required-criterion-without-missing-text",
         ),
         pytest.param(
-            "tiny.criteria.yaml", "kind: default\n", "kind: default\n        when: {fact: progression}\n",
-            "topics.0.variants.1", id="default-variant-with-condition",
+            "tiny.criteria.yaml",
+            "kind: default\n",
+            "kind: default\n        when: {fact: progression}\n",
+            "topics.0.variants.1",
+            id="default-variant-with-condition",
         ),
         pytest.param("tiny.policy.yaml", "UA: approve", "UA: accept", "rating_decisions.UA", id="policy-bad-decision"),
         pytest.param("tiny.policy.yaml", "version", "versoin", "version", id="policy-required-key-typo"),

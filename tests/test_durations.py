@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from agent.durations import DurationMention, find_durations, parse_date
+from agent.facts.durations import DurationMention, find_durations, parse_date
 
 NOTE_DATE = date(2026, 9, 14)
 

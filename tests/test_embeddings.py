@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.embeddings import MiniLMEmbedder, NumpyMiniLMEmbedder, get_embedder
 from agent.errors import ConfigError
+from agent.knowledge.embeddings import MiniLMEmbedder, NumpyMiniLMEmbedder, get_embedder
 
 TEXTS = [
     "MRI lumbar spine without contrast: low back pain with radiculopathy after six weeks of physical therapy",
@@ -47,21 +47,21 @@ def test_embedder_names() -> None:
 
 
 def test_shipped_vectors_cover_every_built_in_chunk() -> None:
-    """guidelines/all-MiniLM-L6-v2.vectors.npz: regenerate with `python -m agent.vector_cache` after
+    """guidelines/all-MiniLM-L6-v2.vectors.npz: regenerate with `python -m agent.knowledge.vector_cache` after
     editing guidelines/ (a stale file only makes the first sync slower; this keeps it current)."""
-    from agent import vector_cache
-    from agent.kb import build_corpus, builtin_guidelines_dir
+    from agent.knowledge import vector_cache
+    from agent.knowledge.documents import build_corpus, builtin_guidelines_dir
 
     texts = [c.embedding_text() for c in build_corpus([builtin_guidelines_dir()]).chunks]
     found = vector_cache.lookup(NumpyMiniLMEmbedder.name, texts)
     stale = [t.splitlines()[0] for t, v in zip(texts, found, strict=True) if v is None]
-    assert not stale, f"run `python -m agent.vector_cache`; no shipped vector for: {stale[:5]}"
+    assert not stale, f"run `python -m agent.knowledge.vector_cache`; no shipped vector for: {stale[:5]}"
 
 
 @pytest.mark.slow
 def test_shipped_vectors_are_the_models_vectors() -> None:
-    from agent import vector_cache
-    from agent.kb import build_corpus, builtin_guidelines_dir
+    from agent.knowledge import vector_cache
+    from agent.knowledge.documents import build_corpus, builtin_guidelines_dir
 
     texts = [c.embedding_text() for c in build_corpus([builtin_guidelines_dir()]).chunks][::25]
     shipped = np.array(vector_cache.lookup(NumpyMiniLMEmbedder.name, texts), dtype=np.float32)
@@ -69,8 +69,8 @@ def test_shipped_vectors_are_the_models_vectors() -> None:
 
 
 def test_a_sync_embeds_only_what_is_not_shipped(tmp_path: Path) -> None:
-    from agent.kb import build_corpus, builtin_guidelines_dir
-    from agent.vectorstore import VectorStore
+    from agent.knowledge.documents import build_corpus, builtin_guidelines_dir
+    from agent.knowledge.vectorstore import VectorStore
 
     class Counting(NumpyMiniLMEmbedder):
         def __init__(self) -> None:
@@ -89,7 +89,7 @@ def test_a_sync_embeds_only_what_is_not_shipped(tmp_path: Path) -> None:
 
 
 def test_bulk_embedding_goes_to_sentence_transformers(monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent import embeddings
+    from agent.knowledge import embeddings
 
     calls: list[int] = []
 

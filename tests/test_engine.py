@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 
-from agent.cases import RED_FLAG_IDS, Case, Decision, Patient, Procedure, Request
-from agent.clinical_facts import (
+from agent.cases.determination import CodeDetermination
+from agent.cases.model import RED_FLAG_IDS, Case, Decision, Patient, Procedure, Request
+from agent.criteria.engine import Engine
+from agent.criteria.model import CriteriaSet
+from agent.facts.model import (
     ClinicalFacts,
     ConservativeCare,
     Evidence,
@@ -18,10 +21,7 @@ from agent.clinical_facts import (
     PriorSurgery,
     Region,
 )
-from agent.criteria import CriteriaSet
-from agent.determination import CodeDetermination
-from agent.engine import Engine
-from agent.knowledge import KnowledgeBase
+from agent.knowledge.base import KnowledgeBase
 
 PRESENT = FactStatus.present
 NOTE = (

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.cases import load_cases
-from agent.eval_compare import DEFAULT_TOLERANCE, Comparison, compare
-from agent.evals import EvalResults, load_results, run_eval
-from agent.knowledge import KnowledgeBase
-from agent.review import Reviewer
+from agent.cases.load import load_cases
+from agent.evals.compare import DEFAULT_TOLERANCE, Comparison, compare
+from agent.evals.results import EvalResults, load_results
+from agent.evals.run import run_eval
+from agent.knowledge.base import KnowledgeBase
+from agent.review.reviewer import Reviewer
 from agent.settings import Settings
 
 EVALS = Path(__file__).parent.parent / "evals"

@@ -11,19 +11,20 @@ import pytest
 from needs import unavailable
 from typer.testing import CliRunner
 
-from agent import cli_eval
-from agent.backends import DraftRequest
+from agent.backends.base import DraftRequest
 from agent.backends.offline import OfflineBackend
-from agent.cases import load_cases
-from agent.cli import app
-from agent.determination import Determination, Violation
-from agent.eval_compare import compare
-from agent.eval_lint import lint_cases
-from agent.eval_metrics import cohen_kappa, confusion_matrix, flag_counts, mcnemar_exact, percentile
-from agent.eval_report import confusion_svg, to_html, to_junit, to_markdown
-from agent.evals import CaseResult, CodeResult, EvalResults, Outcome, build_results, load_results, run_eval, usage_of
-from agent.knowledge import KnowledgeBase
-from agent.review import Reviewer
+from agent.cases.determination import Determination, Violation
+from agent.cases.load import load_cases
+from agent.cli import eval as cli_eval
+from agent.cli.main import app
+from agent.evals.compare import compare
+from agent.evals.lint import lint_cases
+from agent.evals.metrics import cohen_kappa, confusion_matrix, flag_counts, mcnemar_exact, percentile
+from agent.evals.report import confusion_svg, to_html, to_junit, to_markdown
+from agent.evals.results import CaseResult, CodeResult, EvalResults, Outcome, load_results
+from agent.evals.run import build_results, run_eval, usage_of
+from agent.knowledge.base import KnowledgeBase
+from agent.review.reviewer import Reviewer
 from agent.settings import Settings
 
 ROOT = Path(__file__).parent.parent
@@ -92,10 +93,10 @@ def test_percentiles_interpolate() -> None:
 
 def test_red_flag_recall_and_precision_per_flag() -> None:
     cases = [
-        ({"cauda_equina"}, {"cauda_equina"}),          # tp cauda
+        ({"cauda_equina"}, {"cauda_equina"}),  # tp cauda
         ({"cauda_equina", "infection"}, {"infection"}),  # fn cauda, tp infection
-        (set(), {"fracture"}),                           # fp fracture
-        ({"fracture"}, {"fracture"}),                    # tp fracture
+        (set(), {"fracture"}),  # fp fracture
+        ({"fracture"}, {"fracture"}),  # tp fracture
     ]
     got = flag_counts(cases)
     assert got["cauda_equina"] == {"tp": 1, "fp": 0, "fn": 1, "support": 2, "recall": 0.5, "precision": 1.0}
@@ -126,11 +127,11 @@ def _results(*cases: CaseResult) -> EvalResults:
 
 def test_unsafe_denials_and_unnecessary_approvals() -> None:
     results = _results(
-        _case("a", {"72148": "approve"}, {"72148": "deny"}),                                   # unsafe: label approves
-        _case("b", {"72148": "refer"}, {"72148": "deny"}, (["fracture"], ["fracture"])),      # unsafe: red flag
-        _case("c", {"72148": "refer"}, {"72148": "deny"}),                                     # wrong, not unsafe
-        _case("d", {"72148": "deny"}, {"72148": "approve"}),                                   # unnecessary approval
-        _case("e", {"72148": "deny"}, {"72148": "deny"}, (["infection"], [])),                # a red-flag miss
+        _case("a", {"72148": "approve"}, {"72148": "deny"}),  # unsafe: label approves
+        _case("b", {"72148": "refer"}, {"72148": "deny"}, (["fracture"], ["fracture"])),  # unsafe: red flag
+        _case("c", {"72148": "refer"}, {"72148": "deny"}),  # wrong, not unsafe
+        _case("d", {"72148": "deny"}, {"72148": "approve"}),  # unnecessary approval
+        _case("e", {"72148": "deny"}, {"72148": "deny"}, (["infection"], [])),  # a red-flag miss
     )
     s = results.summary
     assert [(r["case"], r["code"]) for r in s["unsafe_denials"]] == [("a", "72148"), ("b", "72148")]
@@ -148,10 +149,10 @@ def test_compare_finds_fixed_broken_and_regressions() -> None:
         _case("c", {"1": "deny"}, {"1": "deny"}),
     )
     now = _results(
-        _case("a", {"1": "approve"}, {"1": "deny"}),                       # label flipped: a new unsafe denial
-        _case("b", {"1": "approve"}, {"1": "approve"}),                    # fixed
-        _case("c", {"1": "deny"}, {"1": "deny"}, (["fracture"], [])),     # new red-flag miss
-        _case("d", {"1": "refer"}, {"1": "refer"}),                        # new case
+        _case("a", {"1": "approve"}, {"1": "deny"}),  # label flipped: a new unsafe denial
+        _case("b", {"1": "approve"}, {"1": "approve"}),  # fixed
+        _case("c", {"1": "deny"}, {"1": "deny"}, (["fracture"], [])),  # new red-flag miss
+        _case("d", {"1": "refer"}, {"1": "refer"}),  # new case
     )
     cmp = compare(now, base)
     assert {r.case: r.status for r in cmp.rows} == {"a": "broken", "b": "fixed", "c": "changed", "d": "new"}
@@ -168,8 +169,8 @@ def test_accuracy_regression_respects_tolerance() -> None:
     one_wrong = [*right[:49], _case("c49", {"1": "deny"}, {"1": "refer"})]
     two_wrong = [*right[:48], _case("c48", {"1": "deny"}, {"1": "refer"}), _case("c49", {"1": "deny"}, {"1": "refer"})]
     base = _results(*right)
-    assert not compare(_results(*one_wrong), base).regression          # 0.98 vs 1.0: within 0.02
-    assert compare(_results(*two_wrong), base).regression               # 0.96
+    assert not compare(_results(*one_wrong), base).regression  # 0.98 vs 1.0: within 0.02
+    assert compare(_results(*two_wrong), base).regression  # 0.96
     assert not compare(_results(*two_wrong), base, tolerance=0.05).regression
 
 
@@ -352,9 +353,9 @@ def test_added_red_flag_label_is_a_regression(fast_kb: KnowledgeBase, tmp_path: 
 
 
 def test_ctrl_c_keeps_finished_cases(fast_kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import agent.evals
+    import agent.evals.run
 
-    real = agent.evals.evaluate_case
+    real = agent.evals.run.evaluate_case
     seen: list[str] = []
 
     def interrupt_third(case: Any, *args: Any, **kwargs: Any) -> CaseResult:
@@ -363,7 +364,7 @@ def test_ctrl_c_keeps_finished_cases(fast_kb: KnowledgeBase, tmp_path: Path, mon
         seen.append(case.id)
         return real(case, *args, **kwargs)
 
-    monkeypatch.setattr(agent.evals, "evaluate_case", interrupt_third)
+    monkeypatch.setattr(agent.evals.run, "evaluate_case", interrupt_third)
     out = tmp_path / "partial.json"
     result = runner.invoke(app, ["eval", str(CASES), "--results", str(out), "--baseline", str(BASELINE)])
     assert result.exit_code == cli_eval.EXIT_INTERRUPTED
@@ -410,11 +411,11 @@ def test_lint_finds_each_planted_problem(tmp_path: Path) -> None:
         (tmp_path / f"{name}.yaml").write_text(CASE.format(**fields))
 
     write("ok")
-    write("zz-dup", id="ok")                                                    # duplicate id
-    write("schema", decisions='"72148": maybe')                                  # schema error
-    write("unrequested", decisions='"72148": deny, "72141": approve')           # label for a code not requested
-    write("unlabeled", extra_code=', {code: "72100"}')                           # requested code without a label
-    write("flag", flags="[saddle_anesthesia]")                                  # unknown red-flag id
+    write("zz-dup", id="ok")  # duplicate id
+    write("schema", decisions='"72148": maybe')  # schema error
+    write("unrequested", decisions='"72148": deny, "72141": approve')  # label for a code not requested
+    write("unlabeled", extra_code=', {code: "72100"}')  # requested code without a label
+    write("flag", flags="[saddle_anesthesia]")  # unknown red-flag id
     kinds = {(p.source.rsplit("/", 1)[-1], p.kind) for p in lint_cases([tmp_path])}
     assert ("zz-dup.yaml", "duplicate_id") in kinds
     assert ("schema.yaml", "schema") in kinds

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from agent.cases import Case
-from agent.clinical_facts import FactStatus, Region
-from agent.extract import extract_facts
+from agent.cases.model import Case
+from agent.facts.extract import extract_facts
+from agent.facts.model import FactStatus, Region
 
 
 def make_case(note: str, *, age: int = 50, note_date: date | None = date(2026, 10, 1)) -> Case:
@@ -290,7 +290,7 @@ def test_no_better_after_pt_is_care_and_persistence() -> None:
     ids=["long-ago", "ongoing", "longer-than-window", "end-only", "undated"],
 )
 def test_care_weeks_within_a_window(weeks: float, started: date | None, ended: date | None, within: float) -> None:
-    from agent.clinical_facts import Modality
+    from agent.facts.model import Modality
 
     course = Modality(name="physical_therapy", status=FactStatus.present, weeks=weeks, started=started, ended=ended)
     assert course.weeks_within(12, date(2026, 9, 28)) == pytest.approx(within, abs=0.1)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from agent.backends import DraftRequest
+from agent.backends.base import DraftRequest
 from agent.backends.offline import OfflineBackend
-from agent.cases import Case, Decision
-from agent.clinical_facts import ClinicalFacts
-from agent.criteria import CriteriaSet
-from agent.determination import Determination, ReportedFacts, ViolationKind
-from agent.engine import Engine
-from agent.extract import extract_facts
-from agent.fact_check import fact_disagreements, refer_on_unconfirmed_flags
+from agent.cases.determination import Determination, ReportedFacts, ViolationKind
+from agent.cases.model import Case, Decision
+from agent.criteria.engine import Engine
+from agent.criteria.model import CriteriaSet
+from agent.facts.extract import extract_facts
+from agent.facts.model import ClinicalFacts
+from agent.review.fact_check import fact_disagreements, refer_on_unconfirmed_flags
 
 K = ViolationKind
 NO_CARE = "52 year old with 10 weeks of low back pain. Pain is worse since the last visit."
@@ -43,8 +43,15 @@ def reading(flags: list[str] = [], weeks: float | None = None) -> ReportedFacts:
         (NO_CARE, reading(weeks=6), {K.conservative_care_disagreement}),
     ],
     ids=[
-        "agree-nothing", "model-only-flag", "agree-on-flag", "model-misses-flag", "same-weeks", "weeks-within-a-week",
-        "model-reads-fewer-weeks", "model-reads-no-care", "model-invents-care",
+        "agree-nothing",
+        "model-only-flag",
+        "agree-on-flag",
+        "model-misses-flag",
+        "same-weeks",
+        "weeks-within-a-week",
+        "model-reads-fewer-weeks",
+        "model-reads-no-care",
+        "model-invents-care",
     ],
 )
 def test_disagreements_are_info_findings(note: str, reported: ReportedFacts, kinds: set[ViolationKind]) -> None:
@@ -63,8 +70,13 @@ def offline(note: str, codes: list[str], engine: Engine, criteria: CriteriaSet) 
     )
     facts = extract_facts(case)
     request = DraftRequest(
-        case=case, facts=facts, engine=engine.decide(case, facts), hits={},
-        criteria_set=criteria.policy.id, criteria_version=criteria.policy.version, kb_version="test",
+        case=case,
+        facts=facts,
+        engine=engine.decide(case, facts),
+        hits={},
+        criteria_set=criteria.policy.id,
+        criteria_version=criteria.policy.version,
+        kb_version="test",
     )
     return OfflineBackend().draft(request), facts
 

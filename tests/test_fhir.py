@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.cases import load_case
+from agent.cases.fhir import REVIEW_ACTION_CODE, case_from_bundle, claim_response
+from agent.cases.load import load_case
 from agent.errors import CaseFileError
-from agent.fhir import REVIEW_ACTION_CODE, case_from_bundle, claim_response
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 BUNDLE = json.loads((EXAMPLES / "pas-bundle-cervical-fusion.json").read_text())
@@ -56,7 +56,7 @@ def test_bad_bundles_name_the_element(bundle: dict, field: str) -> None:
 
 
 def test_claim_response_pends_denials_and_says_no_human_reviewed(kb_offline) -> None:
-    from agent.review import Reviewer
+    from agent.review.reviewer import Reviewer
 
     case = case_from_bundle(BUNDLE)
     det = Reviewer(kb_offline, retrieve=False).review(case)

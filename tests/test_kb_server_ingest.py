@@ -12,11 +12,11 @@ from needs import unavailable
 from test_retrieval import HashEmbedder
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.ingest import ingest_files
-from agent.kb import parse_markdown_document
-from agent.knowledge import KnowledgeBase
-from agent.retrieval import Filters
+from agent.cli.main import app
+from agent.knowledge.base import KnowledgeBase
+from agent.knowledge.documents import parse_markdown_document
+from agent.knowledge.ingest import ingest_files
+from agent.knowledge.retrieval import Filters
 from agent.settings import Settings
 
 
@@ -88,7 +88,7 @@ def test_ingest_pdf(tmp_path: Path) -> None:
 
 
 def test_cli_ingest_and_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import agent.knowledge as knowledge
+    import agent.knowledge.base as knowledge
 
     monkeypatch.setattr(knowledge, "get_embedder", lambda name="minilm": HashEmbedder())
     doc = tmp_path / "tailbone.md"

@@ -11,15 +11,18 @@ import pytest
 from needs import unavailable
 from typer.testing import CliRunner
 
-from agent.cases import Case, Decision, load_case
-from agent.cli import app
-from agent.determination import CriterionStatus, Determination
+from agent.cases.determination import CriterionStatus, Determination
+from agent.cases.load import load_case
+from agent.cases.model import Case, Decision
+from agent.cli.main import app
 from agent.errors import LetterError
-from agent.knowledge import KnowledgeBase
-from agent.letter_check import GRADE_LIMIT, check_letter, reading_grade, required_elements
-from agent.letters import LINES_OF_BUSINESS, Block, Letter, LetterReason, Signature, draft_letter
-from agent.readability import sentences, syllables
-from agent.review import Reviewer
+from agent.knowledge.base import KnowledgeBase
+from agent.letters.check import GRADE_LIMIT, check_letter, reading_grade, required_elements
+from agent.letters.draft import draft_letter
+from agent.letters.model import LINES_OF_BUSINESS, Block, Letter, LetterReason, Signature
+from agent.letters.readability import sentences, syllables
+from agent.letters.render import letter_html, letter_markdown, write_docx, write_pdf
+from agent.review.reviewer import Reviewer
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cervical-fusion-mid-low-back-burning.yaml"
 NOTICE = date(2026, 9, 16)
@@ -56,7 +59,7 @@ def _copy(letter: Letter) -> Letter:
 
 @pytest.mark.parametrize("element", required_elements("commercial"), ids=lambda e: f"row{e.row or 'design'}-{e.key}")
 def test_commercial_member_letter_has_element(letters, reviewed, element) -> None:
-    from agent.letters import LOB_RULES
+    from agent.letters.model import LOB_RULES
 
     problem = element.check(letters[("member", "commercial")], reviewed[1], LOB_RULES["commercial"])
     assert problem is None, problem
@@ -175,7 +178,7 @@ def test_line_of_business_extras(letters, lob: str, sections: set[str], phrases:
         "fair_hearing",
     } - sections
     assert not (others & keys)
-    markdown = letter.to_markdown()
+    markdown = letter_markdown(letter)
     for phrase in phrases:
         assert phrase in markdown
     assert letter.title in markdown
@@ -197,8 +200,8 @@ def test_provider_letter_has_clinical_section(letters) -> None:
 def test_unsigned_letter_is_a_draft(letters) -> None:
     letter = letters[("member", "commercial")]
     assert letter.status == "draft"
-    assert "DRAFT - not for sending" in letter.to_markdown()
-    html = letter.to_html()
+    assert "DRAFT - not for sending" in letter_markdown(letter)
+    html = letter_html(letter)
     assert 'class="watermark"' in html and 'class="banner"' in html
     assert "______" in letter.section("signature").text()  # type: ignore[union-attr]
 
@@ -207,8 +210,8 @@ def test_signed_uphold_is_final_with_signature_block(reviewed) -> None:
     case, det = reviewed
     letter = draft_letter(case, det, signature=SIGNED)
     assert letter.status == "final" and letter.notice_date == date(2026, 9, 16)
-    markdown = letter.to_markdown()
-    assert "DRAFT" not in markdown and 'class="watermark"' not in letter.to_html()
+    markdown = letter_markdown(letter)
+    assert "DRAFT" not in markdown and 'class="watermark"' not in letter_html(letter)
     block = letter.section("signature").text()  # type: ignore[union-attr]
     assert "Dr. Ana Lee" in block and "MD, board-certified in diagnostic radiology" in block and "September 16, 2026" in block
     assert "Dr. Ana Lee" in letter.section("ai_disclosure").text()  # type: ignore[union-attr]
@@ -219,7 +222,7 @@ def test_signed_pdf_has_no_draft_marks(reviewed, tmp_path: Path) -> None:
     from pypdf import PdfReader
 
     case, det = reviewed
-    pdf = draft_letter(case, det, signature=SIGNED).to_pdf(tmp_path / "final.pdf")
+    pdf = write_pdf(draft_letter(case, det, signature=SIGNED), tmp_path / "final.pdf")
     text = "".join(page.extract_text() for page in PdfReader(str(pdf)).pages)
     assert "Dr. Ana Lee" in text and "DRAFT" not in text
 
@@ -334,7 +337,7 @@ def test_checker_catches_machine_decided_wording(letters, reviewed) -> None:
 
 
 def test_pdf_renders_page_image(letters, tmp_path: Path) -> None:
-    pdf = letters[("member", "commercial")].to_pdf(tmp_path / "letter.pdf")
+    pdf = write_pdf(letters[("member", "commercial")], tmp_path / "letter.pdf")
     from pypdf import PdfReader
 
     reader = PdfReader(str(pdf))
@@ -358,7 +361,7 @@ def test_pdf_renders_page_image(letters, tmp_path: Path) -> None:
 def test_docx_opens(letters, tmp_path: Path) -> None:
     from docx import Document
 
-    path = letters[("provider", "medicaid")].to_docx(tmp_path / "letter.docx")
+    path = write_docx(letters[("provider", "medicaid")], tmp_path / "letter.docx")
     doc = Document(str(path))
     text = "\n".join(p.text for p in doc.paragraphs)
     assert "Notice of Adverse Benefit Determination" in text and "State fair hearing" in text and "Clinical rationale" in text

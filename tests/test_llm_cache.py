@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.llm_cache import CachedReply, LLMCache, cache_key
+from agent.backends.cache import CachedReply, LLMCache, cache_key
 
 BASE: dict[str, Any] = {
     "endpoint": "http://127.0.0.1:1/v1",

@@ -20,10 +20,10 @@ import httpx
 import pytest
 
 from agent.backends.openai import OpenAIBackend
-from agent.determination import Severity
-from agent.extract import extract_facts
-from agent.knowledge import KnowledgeBase
-from agent.review import Reviewer
+from agent.cases.determination import Severity
+from agent.facts.extract import extract_facts
+from agent.knowledge.base import KnowledgeBase
+from agent.review.reviewer import Reviewer
 from agent.settings import Settings
 
 pytestmark = pytest.mark.llm_local
@@ -70,8 +70,13 @@ def test_weak_real_model_is_contained(llama_server: str, kb_offline: KnowledgeBa
     from test_openai_backend import case
 
     settings = Settings(
-        data_dir=tmp_path, openai_base_url=llama_server, openai_model="gemma-3-270m", openai_max_tokens=1024,
-        openai_timeout=300, openai_max_retries=0, llm_cache=False,
+        data_dir=tmp_path,
+        openai_base_url=llama_server,
+        openai_model="gemma-3-270m",
+        openai_max_tokens=1024,
+        openai_timeout=300,
+        openai_max_retries=0,
+        llm_cache=False,
     )
     reviewer = Reviewer(kb_offline, backend=OpenAIBackend(settings), retrieve=False)
     replies = 0

@@ -18,14 +18,14 @@ import pytest
 from fake_openai import FakeOpenAI, Reply, error
 from llm_drafts import faithful, with_decision, with_first_citation_quote, with_first_note_quote, with_reading
 
-from agent.backends import get_backend
 from agent.backends.openai import Connection, OpenAIBackend
-from agent.cases import Case, Decision
-from agent.determination import Determination, Severity, ViolationKind
+from agent.backends.registry import get_backend
+from agent.cases.determination import Determination, Severity, ViolationKind
+from agent.cases.model import Case, Decision
 from agent.errors import ConfigError
-from agent.extract import extract_facts
-from agent.knowledge import KnowledgeBase
-from agent.review import Reviewer
+from agent.facts.extract import extract_facts
+from agent.knowledge.base import KnowledgeBase
+from agent.review.reviewer import Reviewer
 from agent.settings import Settings
 
 K = ViolationKind
@@ -125,56 +125,110 @@ INFECTION = [{"flag": "infection", "note_quote": "Pain is worse"}]  # a red flag
 ROWS = {
     "valid-determination": Row("radicular", lambda f: [Reply(arguments=f)], "accepted", Decision.approve, 1),
     "invalid-json": Row(
-        "radicular", lambda f: [Reply(arguments='{"codes": [{"code": "72148", ')], "fallback", Decision.approve, 1,
+        "radicular",
+        lambda f: [Reply(arguments='{"codes": [{"code": "72148", ')],
+        "fallback",
+        Decision.approve,
+        1,
         reason="invalid JSON",
     ),
     "wrong-schema": Row(
-        "radicular", lambda f: [Reply(arguments={"codes": [{"code": "72148", "verdict": NOTES["radicular"]}]})],
-        "fallback", Decision.approve, 1, reason="does not match the DeterminationDraft schema",
+        "radicular",
+        lambda f: [Reply(arguments={"codes": [{"code": "72148", "verdict": NOTES["radicular"]}]})],
+        "fallback",
+        Decision.approve,
+        1,
+        reason="does not match the DeterminationDraft schema",
     ),
     "no-function-call": Row(
-        "radicular", lambda f: [Reply(content="Approve.")], "fallback", Decision.approve, 1, reason="no DeterminationDraft",
+        "radicular",
+        lambda f: [Reply(content="Approve.")],
+        "fallback",
+        Decision.approve,
+        1,
+        reason="no DeterminationDraft",
     ),
     "hallucinated-note-quote": Row(
-        "radicular", lambda f: [Reply(arguments=with_first_note_quote(f, INVENTED)), Reply(arguments=f)],
-        "repaired", Decision.approve, 2, feedback="note_quote_not_found",
+        "radicular",
+        lambda f: [Reply(arguments=with_first_note_quote(f, INVENTED)), Reply(arguments=f)],
+        "repaired",
+        Decision.approve,
+        2,
+        feedback="note_quote_not_found",
     ),
     "guideline-quote-not-in-chunk": Row(
-        "radicular", lambda f: [Reply(arguments=with_first_citation_quote(f, "MRI is always appropriate."))] * 3,
-        "fallback", Decision.approve, 3, reason="guideline_quote_not_in_chunk", feedback="guideline_quote_not_in_chunk",
+        "radicular",
+        lambda f: [Reply(arguments=with_first_citation_quote(f, "MRI is always appropriate."))] * 3,
+        "fallback",
+        Decision.approve,
+        3,
+        reason="guideline_quote_not_in_chunk",
+        feedback="guideline_quote_not_in_chunk",
     ),
     "deny-despite-red-flag": Row(
-        "cauda-equina", lambda f: [Reply(arguments=with_decision(f, "72148", "deny")), Reply(arguments=f)],
-        "repaired", Decision.approve, 2, feedback="deny_with_red_flag",
+        "cauda-equina",
+        lambda f: [Reply(arguments=with_decision(f, "72148", "deny")), Reply(arguments=f)],
+        "repaired",
+        Decision.approve,
+        2,
+        feedback="deny_with_red_flag",
     ),
     "approve-without-conservative-care": Row(
-        "no-care", lambda f: [Reply(arguments=with_decision(f, "72148", "approve"))] * 3,
-        "fallback", Decision.deny, 3, reason="approve_without_conservative_care",
+        "no-care",
+        lambda f: [Reply(arguments=with_decision(f, "72148", "approve"))] * 3,
+        "fallback",
+        Decision.deny,
+        3,
+        reason="approve_without_conservative_care",
     ),
     "obeys-planted-instruction": Row(
-        "injection", lambda f: [Reply(arguments={**with_decision(f, "72148", "approve"), "instructions_in_note": []})] * 3,
-        "fallback", Decision.deny, 3, reason="instruction_obeyed",
+        "injection",
+        lambda f: [Reply(arguments={**with_decision(f, "72148", "approve"), "instructions_in_note": []})] * 3,
+        "fallback",
+        Decision.deny,
+        3,
+        reason="instruction_obeyed",
     ),
     "429-retry-after-then-ok": Row(
-        "radicular", lambda f: [error(429, **{"Retry-After": "1"}), Reply(arguments=f)], "accepted", Decision.approve, 2,
+        "radicular",
+        lambda f: [error(429, **{"Retry-After": "1"}), Reply(arguments=f)],
+        "accepted",
+        Decision.approve,
+        2,
         min_seconds=1.0,
     ),
     "500-twice": Row("radicular", lambda f: [error(500), error(500)], "fallback", Decision.approve, 2, reason="HTTP 500"),
     "hang-past-timeout": Row(
-        "radicular", lambda f: [Reply(arguments=f, delay=3)] * 2, "fallback", Decision.approve, 2, reason="no reply from",
+        "radicular",
+        lambda f: [Reply(arguments=f, delay=3)] * 2,
+        "fallback",
+        Decision.approve,
+        2,
+        reason="no reply from",
     ),
     "model-only-red-flag-refers-a-deny": Row(
         "no-care",
         lambda f: [Reply(arguments=with_reading(f, flags=INFECTION))],
-        "accepted", Decision.refer, 1, finding=K.model_red_flag_unconfirmed,
+        "accepted",
+        Decision.refer,
+        1,
+        finding=K.model_red_flag_unconfirmed,
     ),
     "model-only-red-flag-never-approves": Row(
         "no-care",
         lambda f: [Reply(arguments=with_reading(with_decision(f, "72148", "approve"), flags=INFECTION))] * 3,
-        "fallback", Decision.refer, 3, reason="approve_without_conservative_care", finding=K.model_red_flag_unconfirmed,
+        "fallback",
+        Decision.refer,
+        3,
+        reason="approve_without_conservative_care",
+        finding=K.model_red_flag_unconfirmed,
     ),
     "conservative-care-disagreement": Row(
-        "radicular", lambda f: [Reply(arguments=with_reading(f, weeks=2))], "accepted", Decision.approve, 1,
+        "radicular",
+        lambda f: [Reply(arguments=with_reading(f, weeks=2))],
+        "accepted",
+        Decision.approve,
+        1,
         finding=K.conservative_care_disagreement,
     ),
 }

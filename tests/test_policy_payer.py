@@ -12,12 +12,21 @@ from typing import Any
 
 import pytest
 
-from agent.cases import RED_FLAG_IDS, Case, Decision, Patient, Procedure, Request
-from agent.clinical_facts import ClinicalFacts, ConservativeCare, Evidence, Fact, FactStatus, Modality, PriorSurgery, Region
-from agent.criteria import CriteriaSet
-from agent.determination import CodeDetermination
-from agent.engine import Engine
-from agent.knowledge import KnowledgeBase
+from agent.cases.determination import CodeDetermination
+from agent.cases.model import RED_FLAG_IDS, Case, Decision, Patient, Procedure, Request
+from agent.criteria.engine import Engine
+from agent.criteria.model import CriteriaSet
+from agent.facts.model import (
+    ClinicalFacts,
+    ConservativeCare,
+    Evidence,
+    Fact,
+    FactStatus,
+    Modality,
+    PriorSurgery,
+    Region,
+)
+from agent.knowledge.base import KnowledgeBase
 
 ACR, PAYER = "acr-default", "payer-model"
 DOCUMENT = "payer-spine-mri-policy"
@@ -117,60 +126,131 @@ RADIC_B = B | {"radic": "lumbar", "deficit": "lumbar"}  # Pathway B, radiculopat
 ROWS = [
     # --- where the two criteria sets differ ------------------------------------------------------
     row("thoracic-axial-8wk-failed-care-candidate", "72146", {**B}, "deny", "approve", variant="pt-b"),
-    row("lumbar-radicular-pain-no-objective-finding", "72148", B | {"radic": "lumbar"}, "approve", "deny",
-        variant="pl-none", missing="objective finding"),
-    row("cervical-radiculopathy-care-no-candidacy", "72141",
-        {"care": 8, "persistent": True, "radic": "cervical", "deficit": "cervical"}, "approve", "deny",
-        variant="pc-radicular", missing="surgery or an intervention"),
+    row(
+        "lumbar-radicular-pain-no-objective-finding",
+        "72148",
+        B | {"radic": "lumbar"},
+        "approve",
+        "deny",
+        variant="pl-none",
+        missing="objective finding",
+    ),
+    row(
+        "cervical-radiculopathy-care-no-candidacy",
+        "72141",
+        {"care": 8, "persistent": True, "radic": "cervical", "deficit": "cervical"},
+        "approve",
+        "deny",
+        variant="pc-radicular",
+        missing="surgery or an intervention",
+    ),
     row("cervical-axial-pathway-b-met", "72141", {**B}, "deny", "approve", variant="pc-b"),
-    row("lumbar-72158-pathway-b-after-lumbar-surgery", "72158", B | {"surgery": "lumbar"}, "deny", "approve",
-        variant="pl-b-after-surgery"),
-    row("lumbar-pathway-b-care-ended-6-months-ago", "72148", B | {"care_ended": date(2026, 3, 16)}, "approve", "deny",
-        variant="pl-none", missing="within the 12 weeks"),
-    row("lumbar-pathway-b-care-ended-2-weeks-ago", "72148", B | {"care_ended": date(2026, 8, 31)}, "approve", "approve",
-        variant="pl-b"),
+    row(
+        "lumbar-72158-pathway-b-after-lumbar-surgery",
+        "72158",
+        B | {"surgery": "lumbar"},
+        "deny",
+        "approve",
+        variant="pl-b-after-surgery",
+    ),
+    row(
+        "lumbar-pathway-b-care-ended-6-months-ago",
+        "72148",
+        B | {"care_ended": date(2026, 3, 16)},
+        "approve",
+        "deny",
+        variant="pl-none",
+        missing="within the 12 weeks",
+    ),
+    row(
+        "lumbar-pathway-b-care-ended-2-weeks-ago",
+        "72148",
+        B | {"care_ended": date(2026, 8, 31)},
+        "approve",
+        "approve",
+        variant="pl-b",
+    ),
     row("lumbar-xray-no-red-flag-needs-no-authorization", "72100", {}, "deny", "approve", variant="pl-none"),
-    row("lumbar-ct-with-contrast-only-outside-policy", "72132", {**B}, "deny", "refer", variant="pl-b",
-        alternative="72148"),
+    row("lumbar-ct-with-contrast-only-outside-policy", "72132", {**B}, "deny", "refer", variant="pl-b", alternative="72148"),
     # --- where they agree --------------------------------------------------------------------------
     row("lumbar-pathway-b-approve", "72148", {**B}, "approve", "approve", variant="pl-b"),
     row("lumbar-radiculopathy-objective-finding", "72148", {**RADIC_B}, "approve", "approve", variant="pl-b"),
-    row("lumbar-radicular-pain-care-no-candidacy", "72148", {"care": 8, "persistent": True, "radic": "lumbar"},
-        "deny", "deny", variant="pl-none", missing="surgery or an intervention"),
+    row(
+        "lumbar-radicular-pain-care-no-candidacy",
+        "72148",
+        {"care": 8, "persistent": True, "radic": "lumbar"},
+        "deny",
+        "deny",
+        variant="pl-none",
+        missing="surgery or an intervention",
+    ),
     row("lumbar-4wk-care", "72148", B | {"care": 4}, "deny", "deny", missing="6 weeks"),
-    row("lumbar-improving-no-persistence", "72148", {"care": 8, "candidacy": True}, "deny", "deny",
-        missing="persistent or progressive"),
-    row("thoracic-axial-care-no-candidacy", "72146", {"care": 8, "persistent": True}, "deny", "deny",
-        variant="pt-none"),
+    row(
+        "lumbar-improving-no-persistence",
+        "72148",
+        {"care": 8, "candidacy": True},
+        "deny",
+        "deny",
+        missing="persistent or progressive",
+    ),
+    row("thoracic-axial-care-no-candidacy", "72146", {"care": 8, "persistent": True}, "deny", "deny", variant="pt-none"),
     row("cervical-axial-no-care-alt-xray", "72141", {}, "deny", "deny", variant="pc-none", alternative="72040"),
     row("cervical-axial-xray-first", "72040", {}, "approve", "approve", variant="pc-none"),
-    row("cervical-radicular-no-care-no-xray-suggestion", "72141", {"radic": "cervical"}, "deny", "deny",
-        variant="pc-radicular"),
-    row("lumbar-72158-no-contrast-indication-alt-72148", "72158", {**B}, "deny", "deny", variant="pl-b",
-        alternative="72148"),
-    row("prior-lumbar-surgery-new-symptoms-72158", "72158", {"worse": True, "surgery": "lumbar"}, "approve",
-        "approve", variant="pl-c"),
-    row("prior-cervical-surgery-lumbar-request", "72148", {"worse": True, "surgery": "cervical"}, "deny", "deny",
-        variant="pl-none"),
-    row("red-flag-cauda-equina-72148", "72148", {"flags": ("cauda_equina",)}, "approve", "approve",
-        variant="pl-a-cauda-equina"),
-    row("red-flag-cauda-equina-72158", "72158", {"flags": ("cauda_equina",)}, "approve", "approve",
-        variant="pl-a-cauda-equina"),
-    row("red-flag-infection-72157", "72157", {"flags": ("infection",)}, "approve", "approve",
-        variant="pt-a-infection-malignancy"),
-    row("red-flag-malignancy-72156", "72156", {"flags": ("malignancy",)}, "approve", "approve",
-        variant="pc-a-infection-malignancy"),
-    row("red-flag-myelopathy-72141", "72141", {"flags": ("myelopathy",)}, "approve", "approve",
-        variant="pc-a-myelopathy"),
-    row("red-flag-myelopathy-72157", "72157", {"flags": ("myelopathy",)}, "approve", "approve",
-        variant="pt-a-myelopathy"),
+    row("cervical-radicular-no-care-no-xray-suggestion", "72141", {"radic": "cervical"}, "deny", "deny", variant="pc-radicular"),
+    row("lumbar-72158-no-contrast-indication-alt-72148", "72158", {**B}, "deny", "deny", variant="pl-b", alternative="72148"),
+    row(
+        "prior-lumbar-surgery-new-symptoms-72158",
+        "72158",
+        {"worse": True, "surgery": "lumbar"},
+        "approve",
+        "approve",
+        variant="pl-c",
+    ),
+    row(
+        "prior-cervical-surgery-lumbar-request",
+        "72148",
+        {"worse": True, "surgery": "cervical"},
+        "deny",
+        "deny",
+        variant="pl-none",
+    ),
+    row("red-flag-cauda-equina-72148", "72148", {"flags": ("cauda_equina",)}, "approve", "approve", variant="pl-a-cauda-equina"),
+    row("red-flag-cauda-equina-72158", "72158", {"flags": ("cauda_equina",)}, "approve", "approve", variant="pl-a-cauda-equina"),
+    row(
+        "red-flag-infection-72157", "72157", {"flags": ("infection",)}, "approve", "approve", variant="pt-a-infection-malignancy"
+    ),
+    row(
+        "red-flag-malignancy-72156",
+        "72156",
+        {"flags": ("malignancy",)},
+        "approve",
+        "approve",
+        variant="pc-a-infection-malignancy",
+    ),
+    row("red-flag-myelopathy-72141", "72141", {"flags": ("myelopathy",)}, "approve", "approve", variant="pc-a-myelopathy"),
+    row("red-flag-myelopathy-72157", "72157", {"flags": ("myelopathy",)}, "approve", "approve", variant="pt-a-myelopathy"),
     row("red-flag-fracture-72148", "72148", {"flags": ("fracture",)}, "approve", "approve", variant="pl-a-fracture"),
-    row("red-flag-deficit-72148", "72148", {"flags": ("progressive_neuro_deficit",)}, "approve", "approve",
-        variant="pl-a-deficit"),
-    row("red-flag-fracture-72158-refer-not-deny", "72158", {"flags": ("fracture",)}, "refer", "refer",
-        variant="pl-a-fracture", alternative="72148"),
-    row("red-flag-infection-contrast-only-72149", "72149", {"flags": ("infection",)}, "refer", "refer",
-        variant="pl-a-infection-malignancy", alternative="72148"),
+    row(
+        "red-flag-deficit-72148", "72148", {"flags": ("progressive_neuro_deficit",)}, "approve", "approve", variant="pl-a-deficit"
+    ),
+    row(
+        "red-flag-fracture-72158-refer-not-deny",
+        "72158",
+        {"flags": ("fracture",)},
+        "refer",
+        "refer",
+        variant="pl-a-fracture",
+        alternative="72148",
+    ),
+    row(
+        "red-flag-infection-contrast-only-72149",
+        "72149",
+        {"flags": ("infection",)},
+        "refer",
+        "refer",
+        variant="pl-a-infection-malignancy",
+        alternative="72148",
+    ),
     row("myelopathy-does-not-bear-on-lumbar", "72148", {"flags": ("myelopathy",)}, "deny", "deny", variant="pl-none"),
     row("unknown-code-70551", "70551", {**B}, "refer", "refer"),
     row("spinal-mra-72159-outside-policy", "72159", {"flags": ("myelopathy",)}, "refer", "refer"),
@@ -195,8 +275,13 @@ def test_decision_under_both_criteria_sets(
 
 @pytest.mark.parametrize(("code", "given", "acr", "payer", "payer_expect"), ROWS)
 def test_payer_determinations_cite_the_policy_verbatim(
-    engines: dict[str, Engine], kb_offline: KnowledgeBase, code: str, given: dict[str, Any], acr: Decision,
-    payer: Decision, payer_expect: dict[str, Any],
+    engines: dict[str, Engine],
+    kb_offline: KnowledgeBase,
+    code: str,
+    given: dict[str, Any],
+    acr: Decision,
+    payer: Decision,
+    payer_expect: dict[str, Any],
 ) -> None:
     d = decide(engines[PAYER], code, given)
     if d.topic_id is None:  # outside the knowledge base: no criteria, no citations

@@ -10,9 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from agent.kb import Chunk, build_corpus, builtin_guidelines_dir, chunk_document, parse_markdown_document
-from agent.knowledge import KnowledgeBase
-from agent.retrieval import Filters, reciprocal_rank_fusion
+from agent.knowledge.base import KnowledgeBase
+from agent.knowledge.documents import (
+    Chunk,
+    build_corpus,
+    builtin_guidelines_dir,
+    chunk_document,
+    parse_markdown_document,
+)
+from agent.knowledge.retrieval import Filters, reciprocal_rank_fusion
 from agent.settings import Settings
 
 
@@ -103,7 +109,7 @@ def test_real_minilm_retrieval(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("policy", "foreign"), [("acr-default", "payer-spine-mri-policy"), ("payer-model", "acr-low-back-pain")])
 def test_retrieval_stays_inside_the_criteria_set(fake_kb: tuple[KnowledgeBase, HashEmbedder], policy: str, foreign: str) -> None:
-    from agent.review import Reviewer
+    from agent.review.reviewer import Reviewer
 
     kb, _ = fake_kb
     reviewer = Reviewer(kb, backend="offline", policy=policy)

@@ -15,12 +15,14 @@ from typing import Any
 
 import pytest
 
-from agent.cases import Case, load_case
-from agent.fhir import claim_response
-from agent.knowledge import KnowledgeBase
-from agent.letters import draft_letter
-from agent.render import to_markdown
-from agent.review import Reviewer
+from agent.cases.fhir import claim_response
+from agent.cases.load import load_case
+from agent.cases.model import Case
+from agent.knowledge.base import KnowledgeBase
+from agent.letters.draft import draft_letter
+from agent.letters.render import letter_markdown
+from agent.review.render import to_markdown
+from agent.review.reviewer import Reviewer
 
 ROOT = Path(__file__).parent.parent
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -91,4 +93,4 @@ def test_member_denial_letter(reviewed: dict[str, tuple[Case, Any]], request: py
     letter = draft_letter(
         case, det, audience="member", line_of_business="commercial", received_at=received, notice_date=received.date()
     )
-    check("deny.member-letter.md", mask(letter.to_markdown()), request)
+    check("deny.member-letter.md", mask(letter_markdown(letter)), request)

@@ -13,12 +13,12 @@ import pytest
 from pg_server import PgServer
 from sqlalchemy import create_engine, text
 
-from agent.cases import Case
-from agent.clocks import due_at, is_overdue
-from agent.determination import CodeDetermination, Determination, Provenance
+from agent.cases.determination import CodeDetermination, Determination, Provenance
+from agent.cases.model import Case
 from agent.errors import NotFoundError, PermissionDenied, SignOffError
 from agent.settings import Settings
-from agent.store import EventKind, ReviewStatus, Store
+from agent.store.clocks import due_at, is_overdue
+from agent.store.reviews import EventKind, ReviewStatus, Store
 
 RECEIVED = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.textspans import Sentence, split_sentences
+from agent.facts.textspans import Sentence, split_sentences
 
 
 def texts(note: str) -> list[str]:
@@ -22,29 +22,23 @@ def texts(note: str) -> list[str]:
         pytest.param("MRI vs. CT was discussed.", ["MRI vs. CT was discussed."], id="vs"),
         pytest.param("NSAIDs, e.g. ibuprofen, helped.", ["NSAIDs, e.g. ibuprofen, helped."], id="eg"),
         pytest.param("Same side, i.e. left.", ["Same side, i.e. left."], id="ie"),
-        pytest.param("Takes ibuprofen b.i.d. with food.", ["Takes ibuprofen b.i.d. with food."],
-                     id="bid-mid"),
-        pytest.param("Takes ibuprofen t.i.d. Pain improved.",
-                     ["Takes ibuprofen t.i.d.", "Pain improved."], id="tid-before-capital"),
+        pytest.param("Takes ibuprofen b.i.d. with food.", ["Takes ibuprofen b.i.d. with food."], id="bid-mid"),
+        pytest.param(
+            "Takes ibuprofen t.i.d. Pain improved.", ["Takes ibuprofen t.i.d.", "Pain improved."], id="tid-before-capital"
+        ),
         pytest.param("Meloxicam 15 mg p.o. daily.", ["Meloxicam 15 mg p.o. daily."], id="po"),
         pytest.param("Pain for approx. 3 weeks.", ["Pain for approx. 3 weeks."], id="approx"),
         pytest.param("Pt has a hx. of fusion.", ["Pt has a hx. of fusion."], id="hx"),
-        pytest.param("A 58 y.o. male with back pain.", ["A 58 y.o. male with back pain."],
-                     id="yo"),
+        pytest.param("A 58 y.o. male with back pain.", ["A 58 y.o. male with back pain."], id="yo"),
         pytest.param("Pt. reports pain.", ["Pt. reports pain."], id="pt-abbrev"),
-        pytest.param("Referred to PT. Started HEP.", ["Referred to PT.", "Started HEP."],
-                     id="acronym-ends-sentence"),
+        pytest.param("Referred to PT. Started HEP.", ["Referred to PT.", "Started HEP."], id="acronym-ends-sentence"),
         pytest.param("T 38.7 C today.", ["T 38.7 C today."], id="decimal"),
         pytest.param("T 38.7 C. Pain 4.5/10.", ["T 38.7 C.", "Pain 4.5/10."], id="unit-after-number"),
         pytest.param("Seen by J. Smith today.", ["Seen by J. Smith today."], id="initial"),
-        pytest.param("Strength 5/5. New urinary retention.",
-                     ["Strength 5/5.", "New urinary retention."], id="fraction"),
-        pytest.param("Stenosis at L4-5. Disc bulge at C5-C6.",
-                     ["Stenosis at L4-5.", "Disc bulge at C5-C6."], id="levels"),
-        pytest.param("Denies trauma; reports fever.", ["Denies trauma; reports fever."],
-                     id="semicolon-no-split"),
-        pytest.param('He said "no more pain." Then left.', ['He said "no more pain."', "Then left."],
-                     id="closing-quote"),
+        pytest.param("Strength 5/5. New urinary retention.", ["Strength 5/5.", "New urinary retention."], id="fraction"),
+        pytest.param("Stenosis at L4-5. Disc bulge at C5-C6.", ["Stenosis at L4-5.", "Disc bulge at C5-C6."], id="levels"),
+        pytest.param("Denies trauma; reports fever.", ["Denies trauma; reports fever."], id="semicolon-no-split"),
+        pytest.param('He said "no more pain." Then left.', ['He said "no more pain."', "Then left."], id="closing-quote"),
     ],
 )
 def test_sentence_boundaries(note: str, expected: list[str]) -> None:
@@ -54,36 +48,42 @@ def test_sentence_boundaries(note: str, expected: list[str]) -> None:
 @pytest.mark.parametrize(
     ("note", "expected"),
     [
-        pytest.param("The pain he had before surgery\nhas resolved.",
-                     ["The pain he had before surgery\nhas resolved."], id="wrapped-line"),
+        pytest.param(
+            "The pain he had before surgery\nhas resolved.", ["The pain he had before surgery\nhas resolved."], id="wrapped-line"
+        ),
         pytest.param("Pain is worse\n\nNo fever", ["Pain is worse", "No fever"], id="blank-line"),
-        pytest.param("Back pain for years\nExam: strength 5/5",
-                     ["Back pain for years", "Exam: strength 5/5"], id="heading"),
-        pytest.param("Doing well\nAssessment/Plan: lumbar strain",
-                     ["Doing well", "Assessment/Plan: lumbar strain"], id="slash-heading"),
+        pytest.param("Back pain for years\nExam: strength 5/5", ["Back pain for years", "Exam: strength 5/5"], id="heading"),
+        pytest.param(
+            "Doing well\nAssessment/Plan: lumbar strain", ["Doing well", "Assessment/Plan: lumbar strain"], id="slash-heading"
+        ),
         pytest.param("ROS:\nDenies fever", ["ROS:", "Denies fever"], id="heading-only-line"),
-        pytest.param("Fever: none.\nIncontinence: denies",
-                     ["Fever: none.", "Incontinence: denies"], id="heading-per-line"),
-        pytest.param("Medications\n- meloxicam 15 mg\n- gabapentin 300 mg",
-                     ["Medications", "- meloxicam 15 mg", "- gabapentin 300 mg"], id="dash-bullets"),
+        pytest.param("Fever: none.\nIncontinence: denies", ["Fever: none.", "Incontinence: denies"], id="heading-per-line"),
+        pytest.param(
+            "Medications\n- meloxicam 15 mg\n- gabapentin 300 mg",
+            ["Medications", "- meloxicam 15 mg", "- gabapentin 300 mg"],
+            id="dash-bullets",
+        ),
         pytest.param("* PT\n• HEP", ["* PT", "• HEP"], id="star-and-dot-bullets"),
-        pytest.param("Plan\n1. MRI lumbar spine\n2) PT referral",
-                     ["Plan", "1. MRI lumbar spine", "2) PT referral"], id="numbered"),
-        pytest.param("1. Lumbar strain. 2. Sciatica.", ["1. Lumbar strain.", "2. Sciatica."],
-                     id="list-marker-not-a-sentence"),
-        pytest.param("HISTORY OF PRESENT ILLNESS\n58 y.o. male with back pain",
-                     ["HISTORY OF PRESENT ILLNESS", "58 y.o. male with back pain"],
-                     id="all-caps-title"),
-        pytest.param("Pain worse\nIMPRESSION: disc bulge", ["Pain worse", "IMPRESSION: disc bulge"],
-                     id="all-caps-heading"),
-        pytest.param("Stenosis at\nL4-5 is moderate.", ["Stenosis at\nL4-5 is moderate."],
-                     id="wrapped-level-not-caps"),
-        pytest.param("Will order an MRI of the\nlumbar spine at 10:30 today.",
-                     ["Will order an MRI of the\nlumbar spine at 10:30 today."], id="time-not-heading"),
-        pytest.param("Pain score: 7. Fever: none.", ["Pain score: 7.", "Fever: none."],
-                     id="number-ends-sentence"),
-        pytest.param("Completed PT x 2. Next visit Monday.",
-                     ["Completed PT x 2.", "Next visit Monday."], id="count-ends-sentence"),
+        pytest.param(
+            "Plan\n1. MRI lumbar spine\n2) PT referral", ["Plan", "1. MRI lumbar spine", "2) PT referral"], id="numbered"
+        ),
+        pytest.param("1. Lumbar strain. 2. Sciatica.", ["1. Lumbar strain.", "2. Sciatica."], id="list-marker-not-a-sentence"),
+        pytest.param(
+            "HISTORY OF PRESENT ILLNESS\n58 y.o. male with back pain",
+            ["HISTORY OF PRESENT ILLNESS", "58 y.o. male with back pain"],
+            id="all-caps-title",
+        ),
+        pytest.param("Pain worse\nIMPRESSION: disc bulge", ["Pain worse", "IMPRESSION: disc bulge"], id="all-caps-heading"),
+        pytest.param("Stenosis at\nL4-5 is moderate.", ["Stenosis at\nL4-5 is moderate."], id="wrapped-level-not-caps"),
+        pytest.param(
+            "Will order an MRI of the\nlumbar spine at 10:30 today.",
+            ["Will order an MRI of the\nlumbar spine at 10:30 today."],
+            id="time-not-heading",
+        ),
+        pytest.param("Pain score: 7. Fever: none.", ["Pain score: 7.", "Fever: none."], id="number-ends-sentence"),
+        pytest.param(
+            "Completed PT x 2. Next visit Monday.", ["Completed PT x 2.", "Next visit Monday."], id="count-ends-sentence"
+        ),
         pytest.param("Line one\r\n\r\nLine two", ["Line one", "Line two"], id="crlf"),
     ],
 )

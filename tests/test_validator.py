@@ -8,16 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from agent.backends import DraftRequest
+from agent.backends.base import DraftRequest
 from agent.backends.offline import OfflineBackend
-from agent.cases import Case, Decision, load_case
-from agent.clinical_facts import ClinicalFacts
-from agent.criteria import CriteriaSet
-from agent.determination import CodeDetermination, Determination, NoteQuote, Severity, Violation, ViolationKind
-from agent.engine import Engine
-from agent.extract import extract_facts
-from agent.knowledge import KnowledgeBase
-from agent.validator import Validator, apply_safe_outcome
+from agent.cases.determination import CodeDetermination, Determination, NoteQuote, Severity, Violation, ViolationKind
+from agent.cases.load import load_case
+from agent.cases.model import Case, Decision
+from agent.criteria.engine import Engine
+from agent.criteria.model import CriteriaSet
+from agent.facts.extract import extract_facts
+from agent.facts.model import ClinicalFacts
+from agent.knowledge.base import KnowledgeBase
+from agent.review.validator import Validator, apply_safe_outcome
 
 K = ViolationKind
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cervical-fusion-mid-low-back-burning.yaml"
@@ -73,8 +74,13 @@ def drafts(engine: Engine, criteria: CriteriaSet, kb_offline: KnowledgeBase) -> 
         case = get_case(key)
         facts = extract_facts(case)
         request = DraftRequest(
-            case=case, facts=facts, engine=engine.decide(case, facts), hits={},
-            criteria_set=criteria.policy.id, criteria_version=criteria.policy.version, kb_version=kb_offline.version,
+            case=case,
+            facts=facts,
+            engine=engine.decide(case, facts),
+            hits={},
+            criteria_set=criteria.policy.id,
+            criteria_version=criteria.policy.version,
+            kb_version=kb_offline.version,
         )
         return OfflineBackend().draft(request), facts
 
@@ -174,8 +180,13 @@ ROWS = [
 
 @pytest.mark.parametrize(("key", "mutate", "kind", "severity", "safe"), ROWS)
 def test_flaw_is_caught(
-    validator: Validator, drafts: Drafts,
-    key: str, mutate: Mutation, kind: K, severity: Severity, safe: Decision | None,
+    validator: Validator,
+    drafts: Drafts,
+    key: str,
+    mutate: Mutation,
+    kind: K,
+    severity: Severity,
+    safe: Decision | None,
 ) -> None:
     det, facts = drafts(key)
     assert not [v for v in check(validator, det, key, facts) if v.kind == kind], "the unmodified draft must be clean"
@@ -186,9 +197,7 @@ def test_flaw_is_caught(
 
 
 @pytest.mark.parametrize("key", [*NOTES, "example"])
-def test_offline_draft_has_no_blocking_violations(
-    validator: Validator, drafts: Drafts, key: str
-) -> None:
+def test_offline_draft_has_no_blocking_violations(validator: Validator, drafts: Drafts, key: str) -> None:
     det, facts = drafts(key)
     assert [v for v in check(validator, det, key, facts) if v.severity != Severity.info] == []
     assert det.decisions.keys() == set(get_case(key).request.codes)
@@ -200,9 +209,7 @@ def test_offline_draft_reports_the_planted_instruction(drafts: Drafts) -> None:
     assert det.decisions == {"72148": Decision.deny}
 
 
-def test_apply_safe_outcome_turns_unsafe_deny_into_refer(
-    validator: Validator, drafts: Drafts
-) -> None:
+def test_apply_safe_outcome_turns_unsafe_deny_into_refer(validator: Validator, drafts: Drafts) -> None:
     det, facts = drafts("fracture")
     bad = with_code("72158", decision=Decision.deny)(det)
     violations = check(validator, bad, "fracture", facts)
@@ -214,26 +221,20 @@ def test_apply_safe_outcome_turns_unsafe_deny_into_refer(
     assert [v for v in check(validator, fixed, "fracture", facts) if v.severity == Severity.unsafe] == []
 
 
-def test_apply_safe_outcome_refers_missing_and_drops_unrequested(
-    validator: Validator, drafts: Drafts
-) -> None:
+def test_apply_safe_outcome_refers_missing_and_drops_unrequested(validator: Validator, drafts: Drafts) -> None:
     det, facts = drafts("lumbar-v3")
     bad = add_code("72141", Decision.approve)(drop_code("72148")(det))
     fixed = apply_safe_outcome(bad, check(validator, bad, "lumbar-v3", facts))
     assert fixed.decisions == {"72148": Decision.refer}
 
 
-def test_apply_safe_outcome_adds_unreported_red_flags(
-    validator: Validator, drafts: Drafts
-) -> None:
+def test_apply_safe_outcome_adds_unreported_red_flags(validator: Validator, drafts: Drafts) -> None:
     det, facts = drafts("cauda-equina")
     bad = unreport_flags(det)
     assert apply_safe_outcome(bad, check(validator, bad, "cauda-equina", facts)).red_flags == ["cauda_equina"]
 
 
-def test_apply_safe_outcome_keeps_a_clean_draft(
-    validator: Validator, drafts: Drafts
-) -> None:
+def test_apply_safe_outcome_keeps_a_clean_draft(validator: Validator, drafts: Drafts) -> None:
     det, facts = drafts("lumbar-v3")
     fixed = apply_safe_outcome(det, check(validator, det, "lumbar-v3", facts))
     assert fixed.determinations == det.determinations and fixed.validator_findings == []

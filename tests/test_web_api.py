@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from web_support import BUNDLE, EXAMPLE_CASE, EXAMPLE_YAML, PHI, RED_FLAG_CASE, Site, fake_kb, make_site
 
-from agent.cases import Case
-from agent.knowledge import KnowledgeBase
+from agent.cases.model import Case
+from agent.knowledge.base import KnowledgeBase
 from agent.service import Service
 from agent.settings import Settings
 from agent.web.app import MAX_BODY_BYTES, create_app
@@ -573,7 +573,7 @@ def test_tokens_declared_in_configuration(kb: KnowledgeBase, tmp_path: Path) -> 
 def test_cli_token_hash_prints_a_token_and_its_configuration_entry() -> None:
     from typer.testing import CliRunner
 
-    from agent.cli import app
+    from agent.cli.main import app
     from agent.web.auth import token_hash
 
     result = CliRunner().invoke(app, ["token", "hash", "--name", "ci-bot", "--role", "reviewer"])

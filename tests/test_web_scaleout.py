@@ -25,9 +25,9 @@ from needs import unavailable
 from pg_server import PgServer
 from web_support import EXAMPLE_CASE, RED_FLAG_CASE
 
-from agent.knowledge import KnowledgeBase
+from agent.knowledge.base import KnowledgeBase
 from agent.settings import Settings
-from agent.store import Store
+from agent.store.reviews import Store
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parent.parent

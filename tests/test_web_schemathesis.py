@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from web_support import EXAMPLE_CASE, Site, fake_kb, make_site
 
-from agent.cases import Case
+from agent.cases.model import Case
 
 pytestmark = pytest.mark.slow
 

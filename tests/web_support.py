@@ -12,7 +12,7 @@ import yaml
 from fastapi import FastAPI
 from test_retrieval import HashEmbedder
 
-from agent.knowledge import KnowledgeBase
+from agent.knowledge.base import KnowledgeBase
 from agent.service import Service
 from agent.settings import Settings
 from agent.web.app import create_app

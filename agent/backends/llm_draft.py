@@ -13,9 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent import ENGINE_VERSION
-from agent.backends import DraftRequest
-from agent.cases import Decision
-from agent.determination import (
+from agent.backends.base import DraftRequest
+from agent.cases.determination import (
     CodeDetermination,
     CriterionFinding,
     CriterionStatus,
@@ -26,7 +25,8 @@ from agent.determination import (
     ReportedFacts,
     TokenUsage,
 )
-from agent.kb import Chunk
+from agent.cases.model import Decision
+from agent.knowledge.documents import Chunk
 
 RedFlagId = Literal["cauda_equina", "progressive_neuro_deficit", "infection", "malignancy", "fracture", "myelopathy"]
 

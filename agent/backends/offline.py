@@ -9,10 +9,17 @@ from __future__ import annotations
 from typing import Literal
 
 from agent import ENGINE_VERSION
-from agent.backends import DraftRequest
-from agent.cases import Decision
-from agent.clinical_facts import RED_FLAG_LABELS
-from agent.determination import CodeDetermination, CriterionStatus, Determination, NoteQuote, Provenance, Violation
+from agent.backends.base import DraftRequest
+from agent.cases.determination import (
+    CodeDetermination,
+    CriterionStatus,
+    Determination,
+    NoteQuote,
+    Provenance,
+    Violation,
+)
+from agent.cases.model import Decision
+from agent.facts.model import RED_FLAG_LABELS
 
 RULES_NOTICE = "Drafted by the umreview rules engine (deterministic criteria and templated text; no language model was used)."
 

@@ -15,12 +15,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from agent.backends import DraftRequest
+from agent.backends.base import DraftRequest
+from agent.backends.cache import CachedReply, LLMCache, cache_key
 from agent.backends.llm_draft import DeterminationDraft, to_determination
-from agent.determination import Determination, TokenUsage, Violation
+from agent.backends.prompts import PROMPT_VERSION, render
+from agent.cases.determination import Determination, TokenUsage, Violation
 from agent.errors import BackendError, ConfigError
-from agent.llm_cache import CachedReply, LLMCache, cache_key
-from agent.prompts import PROMPT_VERSION, render
 from agent.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -6,32 +6,22 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from agent.audit import ReviewStatus
-from agent.cases import Case, Decision
+from agent.cases.model import Case, Decision
 from agent.errors import NotFoundError, PermissionDenied
-from agent.service import Service
-from agent.store import ReviewRecord
-from agent.web.app import require
-from agent.web.auth import Principal, Role, TokenStore
+from agent.letters.model import MEDIA_TYPES
+from agent.store.audit import ReviewStatus
+from agent.store.reviews import ReviewRecord
+from agent.web.auth import Role, TokenStore
+from agent.web.deps import Admin, Physician, Reviewer, Svc
 
 log = logging.getLogger("umreview.web")
 router = APIRouter(prefix="/v1", tags=["reviews"])
 fhir_router = APIRouter(prefix="/fhir", tags=["fhir"])
 tokens_router = APIRouter(prefix="/v1/tokens", tags=["tokens"])
-Admin = Annotated[Principal, Depends(require(Role.admin))]
-Reviewer = Annotated[Principal, Depends(require(Role.reviewer))]
-Physician = Annotated[Principal, Depends(require(Role.physician))]
-
-
-def service(request: Request) -> Service:
-    return request.app.state.service  # type: ignore[no-any-return]  # set by create_app
-
-
-Svc = Annotated[Service, Depends(service)]
 
 
 class ReviewSummary(BaseModel):
@@ -172,15 +162,7 @@ def sign(review_id: str, body: SignIn, who: Physician, svc: Svc) -> ReviewSummar
     return summary(record)
 
 
-LETTER_TYPES = {
-    "md": "text/markdown; charset=utf-8",
-    "html": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-}
-
-
-@router.get("/reviews/{review_id}/letter", responses={200: {"content": {t: {} for t in LETTER_TYPES.values()}}})
+@router.get("/reviews/{review_id}/letter", responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}})
 def letter(
     review_id: str,
     who: Reviewer,
@@ -193,7 +175,7 @@ def letter(
     content = svc.letter(review_id, fmt=format, audience=audience, line_of_business=line_of_business, actor=who.name)
     return Response(
         content,
-        media_type=LETTER_TYPES[format],
+        media_type=MEDIA_TYPES[format],
         headers={"content-disposition": f'attachment; filename="{review_id}-{audience}-letter.{format}"'},
     )
 
@@ -216,7 +198,7 @@ def chunk(chunk_id: str, who: Reviewer, svc: Svc) -> dict[str, Any]:
 @fhir_router.post("/Claim/$submit", status_code=201)
 def fhir_submit(bundle: Annotated[dict[str, Any], Body()], who: Reviewer, svc: Svc) -> JSONResponse:
     """Da Vinci PAS-style submission: a request Bundle in, a ClaimResponse out."""
-    from agent.fhir import case_from_bundle, claim_response
+    from agent.cases.fhir import case_from_bundle, claim_response
 
     case = case_from_bundle(bundle, source="request body")
     record = svc.submit(case, actor=who.name)

@@ -11,11 +11,9 @@ on /v1 and /fhir, a readable page in the workbench.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -32,16 +30,16 @@ from agent.errors import (
     StoreError,
     UmreviewError,
 )
-from agent.kb import builtin_guidelines_dir
+from agent.knowledge.documents import builtin_guidelines_dir
 from agent.service import Service
 from agent.settings import Settings, get_settings
-from agent.web.auth import Principal, Role, TokenStore, csrf_ok
+from agent.web import api, pages
+from agent.web.auth import TokenStore
 from agent.web.guard import RequestGuard, error_body, public_message, wants_html
+from agent.web.views import error_page
 
 log = logging.getLogger("umreview.web")
 STATIC = Path(__file__).parent / "static"
-TOKEN_COOKIE = "umreview_token"
-CSRF_COOKIE = "umreview_csrf"
 MAX_BODY_BYTES = 2_000_000
 STATUS_FOR = {
     CaseFileError: 422,
@@ -60,45 +58,6 @@ HTTP_CODES = {
     405: "method_not_allowed",
     413: "payload_too_large",
 }
-
-
-class AuthError(HTTPException):
-    pass
-
-
-async def principal(request: Request) -> Principal:
-    """The caller, from ``Authorization: Bearer <token>`` or the session cookie (with CSRF on writes)."""
-    tokens: TokenStore = request.app.state.tokens
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        who = tokens.lookup(header[7:].strip())
-        if who is None:
-            raise AuthError(401, "invalid or revoked API token")
-        return who
-    cookie = request.cookies.get(TOKEN_COOKIE)
-    who = tokens.lookup(cookie or "")
-    if who is None:
-        raise AuthError(401, "authentication required: send 'Authorization: Bearer <token>' or sign in at /login")
-    if request.method not in ("GET", "HEAD", "OPTIONS"):
-        submitted = request.headers.get("x-csrf-token")
-        if submitted is None and request.headers.get("content-type", "").startswith(
-            ("application/x-www-form-urlencoded", "multipart/form-data")
-        ):
-            form = await request.form()  # starlette caches it for the endpoint
-            value = form.get("csrf_token")
-            submitted = value if isinstance(value, str) else None
-        if not csrf_ok(request.cookies.get(CSRF_COOKIE), submitted):
-            raise AuthError(403, "missing or wrong CSRF token; reload the page and try again")
-    return who
-
-
-def require(role: Role) -> Callable[[Principal], Principal]:
-    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
-        if not who.can(role):
-            raise AuthError(403, f"this action needs the {role.value} role; your token has the {who.role.value} role")
-        return who
-
-    return check
 
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
@@ -123,8 +82,6 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         if exc.status_code == 401 and wants_html(request.url.path):
             return Response(status_code=303, headers={"location": f"/login?next={request.url.path}"})
         if wants_html(request.url.path):
-            from agent.web.pages import error_page
-
             return error_page(request, exc.status_code, str(exc.detail))
         code = HTTP_CODES.get(exc.status_code, "error")
         return JSONResponse(error_body(exc.status_code, code, str(exc.detail)), status_code=exc.status_code)
@@ -151,8 +108,6 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             log.error("server error: %s", exc.__class__.__name__)
         message = public_message(str(exc), secrets=hidden)
         if wants_html(request.url.path):
-            from agent.web.pages import error_page
-
             return error_page(request, status, message)
         return JSONResponse(error_body(status, exc.__class__.__name__, message), status_code=status)
 
@@ -170,8 +125,6 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         except UmreviewError as exc:
             return JSONResponse(error_body(503, "not_ready", public_message(str(exc), secrets=hidden)), status_code=503)
         return JSONResponse({"status": "ready", "kb_version": version})
-
-    from agent.web import api, pages
 
     app.include_router(api.router)
     app.include_router(api.fhir_router)

@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from agent.web.views import error_page
+
 log = logging.getLogger("umreview.web")
 access_log = logging.getLogger("umreview.access")
 
@@ -105,8 +107,6 @@ class RequestGuard:
     async def _reply(self, scope: Scope, send: Send, status: int, code: str, message: str) -> None:
         response: Response
         if wants_html(scope["path"]):
-            from agent.web.pages import error_page
-
             response = error_page(Request(scope), status, message)
         else:
             response = JSONResponse(error_body(status, code, message), status_code=status)

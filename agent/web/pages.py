@@ -6,52 +6,26 @@ import json
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from typing import Annotated, Any, cast
+from urllib.parse import urlencode
 
 import yaml
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
-from agent.audit import ReviewStatus
-from agent.cases import Decision, case_from_data
-from agent.determination import Determination
+from agent.cases.determination import Determination
+from agent.cases.model import Decision, case_from_data
 from agent.errors import CaseFileError, NotFoundError
-from agent.service import Service
-from agent.web.app import CSRF_COOKIE, TOKEN_COOKIE, require
-from agent.web.auth import Principal, Role, csrf_ok, new_csrf_token
+from agent.letters.model import MEDIA_TYPES, Audience, LetterFormat, LineOfBusiness
+from agent.store.audit import ReviewStatus
+from agent.web.auth import Role, csrf_ok
+from agent.web.deps import CSRF_COOKIE, TOKEN_COOKIE, Physician, Reviewer, service
+from agent.web.views import error_page, render, secure_cookies
 
 router = APIRouter(include_in_schema=False)
 QUEUE_PAGE = 100  # reviews per queue page
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.filters["quote_url"] = lambda s: quote(str(s), safe="")
-templates.env.filters["quote_path"] = lambda s: quote(str(s), safe="/")  # chunk ids hold '#' and '@'
-Reviewer = Annotated[Principal, Depends(require(Role.reviewer))]
-Physician = Annotated[Principal, Depends(require(Role.physician))]
-
-
-def _svc(request: Request) -> Service:
-    return request.app.state.service  # type: ignore[no-any-return]  # set by create_app
-
-
-def secure_cookies(request: Request) -> bool:
-    """Cookies go over HTTPS only when the request came over HTTPS or the operator says TLS is in front."""
-    return request.url.scheme == "https" or bool(_svc(request).settings.secure_cookies)
-
-
-def render(request: Request, name: str, http_status: int = 200, **context: Any) -> HTMLResponse:
-    csrf = request.cookies.get(CSRF_COOKIE) or new_csrf_token()
-    response = templates.TemplateResponse(request, name, {"csrf": csrf, **context}, status_code=http_status)
-    if request.cookies.get(CSRF_COOKIE) != csrf:
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=False, samesite="strict", secure=secure_cookies(request))
-    return response
-
-
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    return render(request, "error.html", http_status=status, status_code=status, message=message, who=None)
 
 
 def local_target(target: str) -> str:
@@ -112,7 +86,7 @@ def queue(
             return error_page(request, 422, f"unknown {name} filter; use one of {', '.join(m.value for m in allowed)}")
     if order not in ("due", "newest"):
         return error_page(request, 422, "unknown order; use due or newest")
-    records = _svc(request).store.list_reviews(
+    records = service(request).store.list_reviews(
         status=status or None,
         decision=decision or None,
         overdue=overdue,
@@ -137,7 +111,7 @@ def queue(
 
 
 def _policies(request: Request) -> dict[str, Any]:
-    svc = _svc(request)
+    svc = service(request)
     return {"policies": svc.kb.policies(), "default_policy": svc.settings.policy}
 
 
@@ -172,7 +146,7 @@ async def submit(
     try:
         data = json.loads(case_text) if case_text.lstrip().startswith("{") else yaml.safe_load(case_text)
         if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-            from agent.fhir import case_from_bundle
+            from agent.cases.fhir import case_from_bundle
 
             case = case_from_bundle(data, source=source)
         else:
@@ -182,7 +156,7 @@ async def submit(
         return render(request, "new.html", http_status=422, who=who, error=error, text=case_text, **choices)
     except CaseFileError as exc:
         return render(request, "new.html", http_status=422, who=who, error=str(exc), text=case_text, **choices)
-    record = await run_in_threadpool(_svc(request).submit, case, actor=who.name, policy=policy or None)
+    record = await run_in_threadpool(service(request).submit, case, actor=who.name, policy=policy or None)
     return RedirectResponse(f"/reviews/{record.id}", status_code=303)
 
 
@@ -220,7 +194,7 @@ def note_segments(note: str, det: Determination) -> tuple[list[Segment], dict[st
 
 @router.get("/reviews/{review_id}")
 def case_view(request: Request, review_id: str, who: Reviewer) -> HTMLResponse:
-    svc = _svc(request)
+    svc = service(request)
     record = svc.get(review_id)
     det = record.determination
     segments, anchors = note_segments(record.case.request.clinical_notes, det)
@@ -247,7 +221,7 @@ Question = Annotated[str, Form(min_length=1, max_length=2000)]  # as in the API
 
 @router.post("/reviews/{review_id}/ask")
 def ask(request: Request, review_id: str, question: Question, who: Reviewer) -> HTMLResponse:
-    answer, problems = _svc(request).ask(review_id, question, actor=who.name)
+    answer, problems = service(request).ask(review_id, question, actor=who.name)
     return render(request, "answer.html", who=who, question=question, answer=answer, problems=problems)
 
 
@@ -260,7 +234,7 @@ def sign(
     who: Physician,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    svc = _svc(request)
+    svc = service(request)
     svc.sign(review_id, reviewer=who.name, credentials=credentials, decision=decision, reason=reason or None, role="physician")
     return RedirectResponse(f"/reviews/{review_id}#signoff", status_code=303)
 
@@ -274,22 +248,26 @@ def letter(
     audience: str = "member",
     line_of_business: str = "commercial",
 ) -> Response:
-    from agent.web.api import LETTER_TYPES
-
-    if fmt not in LETTER_TYPES:
-        raise NotFoundError(f"no letter format {fmt!r}; use one of {', '.join(LETTER_TYPES)}")
-    content = _svc(request).letter(review_id, fmt=fmt, audience=audience, line_of_business=line_of_business, actor=who.name)
+    if fmt not in MEDIA_TYPES:
+        raise NotFoundError(f"no letter format {fmt!r}; use one of {', '.join(MEDIA_TYPES)}")
+    content = service(request).letter(  # draft_letter refuses an unknown audience or line of business
+        review_id,
+        fmt=cast("LetterFormat", fmt),
+        audience=cast("Audience", audience),
+        line_of_business=cast("LineOfBusiness", line_of_business),
+        actor=who.name,
+    )
     disposition = "inline" if fmt == "html" else "attachment"
     return Response(
         content,
-        media_type=LETTER_TYPES[fmt],
+        media_type=MEDIA_TYPES[fmt],
         headers={"content-disposition": f'{disposition}; filename="{review_id}-{audience}-letter.{fmt}"'},
     )
 
 
 @router.get("/chunks/{chunk_id:path}")
 def chunk_page(request: Request, chunk_id: str, who: Reviewer, q: str = "") -> HTMLResponse:
-    svc = _svc(request)
+    svc = service(request)
     found = svc.kb.corpus.chunk(chunk_id)
     if found is None:
         raise NotFoundError(f"no guideline chunk {chunk_id!r} in knowledge base {svc.kb.version}")

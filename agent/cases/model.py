@@ -1,0 +1,151 @@
+"""Review requests and labeled cases: the models of shared/case-format.md and their loaders.
+
+One case per YAML/JSON file, many per JSON Lines file. A bad file (or JSONL line) becomes a
+``CaseFileError`` naming the file and the field path; the other cases of a batch still load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.errors import CaseFileError
+
+CASE_SUFFIXES = (".yaml", ".yml", ".json", ".jsonl")
+
+RED_FLAG_IDS = (
+    "cauda_equina",
+    "progressive_neuro_deficit",
+    "infection",
+    "malignancy",
+    "fracture",
+    "myelopathy",
+)
+
+
+class Sex(StrEnum):
+    female = "female"
+    male = "male"
+    other = "other"
+    unknown = "unknown"
+
+
+class Urgency(StrEnum):
+    standard = "standard"
+    expedited = "expedited"
+
+
+class Decision(StrEnum):
+    """approve: criteria met; deny: recommend adverse determination; refer: route to a physician."""
+
+    approve = "approve"
+    deny = "deny"
+    refer = "refer"
+
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+ProcedureCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{4,7}$", description="CPT/HCPCS code")]
+
+
+class Patient(BaseModel):
+    model_config = _STRICT
+    age: int = Field(ge=0, le=130, description="Age in whole years")
+    sex: Sex = Sex.unknown
+
+
+class Procedure(BaseModel):
+    model_config = _STRICT
+    code: ProcedureCode
+
+    @field_validator("code", mode="before")
+    @classmethod
+    def _code_as_string(cls, value: Any) -> Any:
+        # YAML turns an unquoted 72148 into an int; the code is the same, so accept it as text.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Request(BaseModel):
+    model_config = _STRICT
+    patient: Patient
+    procedures: list[Procedure] = Field(min_length=1)
+    diagnoses: list[str] = Field(default_factory=list)
+    urgency: Urgency = Urgency.standard
+    note_date: date | None = None
+    clinical_notes: str = Field(min_length=1)
+
+    @property
+    def codes(self) -> list[str]:
+        """Requested codes in request order, without duplicates."""
+        return list(dict.fromkeys(p.code for p in self.procedures))
+
+
+class Expected(BaseModel):
+    model_config = _STRICT
+    decisions: dict[str, Decision]
+    red_flags: list[str] = Field(default_factory=list)
+    alternatives: dict[str, str] = Field(default_factory=dict)
+    notes: str | None = None
+
+    @field_validator("red_flags")
+    @classmethod
+    def _known_flags(cls, flags: list[str]) -> list[str]:
+        unknown = [f for f in flags if f not in RED_FLAG_IDS]
+        if unknown:
+            raise ValueError(f"unknown red-flag id(s) {unknown}; known ids: {', '.join(RED_FLAG_IDS)}")
+        return flags
+
+    @field_validator("decisions", "alternatives", mode="before")
+    @classmethod
+    def _codes_as_strings(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): (str(v) if isinstance(v, int) else v) for k, v in value.items()}
+        return value
+
+
+class Case(BaseModel):
+    """One review request; a labeled evaluation case also carries ``expected``."""
+
+    model_config = _STRICT
+    id: str = Field(pattern=r"^[A-Za-z0-9._-]+$", min_length=1)
+    request: Request
+    expected: Expected | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_string(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+_ECHO_FIELDS = {"id", "age", "sex", "code", "urgency", "note_date", "red_flags", "decisions", "alternatives"}
+
+
+def _field_path(loc: Iterable[int | str]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+def case_from_data(data: Any, source: str) -> Case:
+    """Validate parsed data as a Case; errors name ``source`` and the field, never note text."""
+    if not isinstance(data, dict):
+        raise CaseFileError(source, "", f"expected a mapping with id and request, got {type(data).__name__}")
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = _field_path(err["loc"])
+        problem = err["msg"]
+        value = err.get("input")
+        # Echo a value only for short coded fields; free text (a note under any key) is never repeated.
+        if err["type"] != "extra_forbidden" and field.rsplit(".", 1)[-1].split("[")[0] in _ECHO_FIELDS:
+            if isinstance(value, str | int | float) and len(str(value)) <= 40:
+                problem += f" (got {value!r})"
+        more = len(exc.errors()) - 1
+        if more:
+            problem += f"; and {more} more problem(s)"
+        raise CaseFileError(source, field, problem) from None

@@ -1,0 +1,291 @@
+"""Criteria as data: the models of the criteria YAML files and their loader.
+
+Files (package data of ``umreview_guidelines``, i.e. the repository's guidelines/ folder):
+
+* ``codes.yaml`` - every procedure code in scope: region, procedure kind, plain label;
+* ``<document>.criteria.yaml`` - beside ``<document>.md``: the topics that guideline defines
+  (region, red flags bearing on it, the criteria checklist, the variants and their ratings);
+* ``<name>.policy.yaml`` - a criteria set: which topics, how ratings map to decisions.
+
+Every model forbids unknown keys, so a typo fails with the file and the field path.
+The one engine that interprets these lives in ``agent.engine``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent.cases.model import RED_FLAG_IDS, Decision
+from agent.errors import CriteriaFileError
+from agent.facts.model import FACT_NAMES, Region
+
+_STRICT = ConfigDict(extra="forbid", populate_by_name=True)
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class Rating(StrEnum):
+    UA = "UA"  # usually appropriate (7-9)
+    MBA = "MBA"  # may be appropriate (4-6)
+    UNA = "UNA"  # usually not appropriate (1-3)
+
+    @property
+    def label(self) -> str:
+        return {"UA": "usually appropriate", "MBA": "may be appropriate", "UNA": "usually not appropriate"}[self.value]
+
+
+RATING_ORDER = {Rating.UA: 3, Rating.MBA: 2, Rating.UNA: 1}
+
+ProcedureKind = Literal["mri_wo", "mri_with", "mri_wwo", "ct_wo", "ct_with", "ct_wwo", "xr"]
+
+
+class CodeInfo(BaseModel):
+    model_config = _STRICT
+    region: Region
+    procedure: ProcedureKind
+    label: str
+
+
+class CodeTable(BaseModel):
+    model_config = _STRICT
+    version: str
+    codes: dict[str, CodeInfo]
+
+    def code_for(self, region: Region, procedure: str) -> str | None:
+        return next((c for c, i in self.codes.items() if i.region == region and i.procedure == procedure), None)
+
+
+class RecentCare(BaseModel):
+    """At least ``weeks`` of documented conservative care inside the ``within_weeks`` before the note date."""
+
+    model_config = _STRICT
+    weeks: float = Field(ge=0)
+    within_weeks: float = Field(gt=0)
+
+
+class Condition(BaseModel):
+    """A test over ClinicalFacts. Exactly one key is set.
+
+    Examples: ``{red_flag: cauda_equina}``; ``{fact: radiculopathy}`` (in the code's region);
+    ``{conservative_care_weeks: 6}``; ``{recent_conservative_care: {weeks: 6, within_weeks: 12}}``;
+    ``{prior_surgery: same_region}``; ``{criterion: candidacy}``;
+    ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``.
+    """
+
+    model_config = _STRICT
+    all_: list[Condition] | None = Field(default=None, alias="all")
+    any_: list[Condition] | None = Field(default=None, alias="any")
+    not_: Condition | None = Field(default=None, alias="not")
+    red_flag: str | None = Field(default=None, description="a red-flag id, or 'any' (bearing on the region)")
+    fact: str | None = None
+    conservative_care_weeks: float | None = Field(default=None, ge=0)
+    recent_conservative_care: RecentCare | None = None
+    symptom_weeks_min: float | None = Field(default=None, ge=0)
+    symptom_weeks_max: float | None = Field(default=None, ge=0)
+    prior_surgery: Literal["same_region", "other_region"] | None = None
+    criterion: str | None = None
+    age_min: int | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Condition:
+        set_keys = [k for k, v in self.__dict__.items() if v is not None]
+        if len(set_keys) != 1:
+            raise ValueError(f"a condition needs exactly one key, got {len(set_keys)}: {set_keys}")
+        if self.red_flag is not None and self.red_flag not in (*RED_FLAG_IDS, "any"):
+            raise ValueError(f"unknown red flag {self.red_flag!r}")
+        if self.fact is not None and self.fact not in FACT_NAMES:
+            raise ValueError(f"unknown fact {self.fact!r}; known: {', '.join(FACT_NAMES)}")
+        return self
+
+
+class Cite(BaseModel):
+    """A verbatim quote from a guideline document; resolved to a chunk id when the KB loads."""
+
+    model_config = _STRICT
+    quote: str = Field(min_length=10)
+    document: str | None = Field(default=None, description="defaults to the criteria file's document")
+
+
+class Criterion(BaseModel):
+    """One checklist item shown for every code of a topic."""
+
+    model_config = _STRICT
+    id: str
+    label: str
+    when: Condition
+    role: Literal["required", "supporting", "info"] = Field(
+        default="required",
+        description="required: approval needs it; supporting: listed as missing but does not block; info: shown only",
+    )
+    missing: str | None = Field(default=None, description="documentation that would satisfy it, in a reviewer's words")
+    cite: Cite | None = None
+
+    @model_validator(mode="after")
+    def _missing_text(self) -> Criterion:
+        if self.role != "info" and not self.missing:
+            raise ValueError(f"criterion {self.id!r} with role {self.role!r} needs a 'missing' text")
+        return self
+
+
+class Variant(BaseModel):
+    model_config = _STRICT
+    id: str
+    number: int | None = None
+    title: str
+    kind: Literal["red_flag", "pathway", "default"]
+    when: Condition | None = None
+    ratings: dict[ProcedureKind, Rating]
+    cite: Cite
+    mba_decision: Decision | None = Field(
+        default=None, description="overrides the policy for 'may be appropriate' studies in this scenario"
+    )
+
+    @model_validator(mode="after")
+    def _default_has_no_condition(self) -> Variant:
+        if (self.kind == "default") != (self.when is None):
+            raise ValueError("a 'default' variant has no 'when'; every other variant needs one")
+        return self
+
+
+class Topic(BaseModel):
+    model_config = _STRICT
+    id: str
+    title: str
+    version: str
+    regions: list[Region] = Field(min_length=1)
+    red_flags: list[str] = Field(description="red-flag ids that bear on this topic's region(s)")
+    only_when: Condition | None = Field(default=None, description="topic applies only if this holds")
+    criteria: list[Criterion]
+    approval_pathway: str = Field(description="variant whose criteria a request without red flags must meet")
+    variants: list[Variant] = Field(min_length=1)
+    document: str = ""
+    source: str = Field(default="", description="the criteria file this topic was loaded from")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Topic:
+        unknown = [f for f in self.red_flags if f not in RED_FLAG_IDS]
+        if unknown:
+            raise ValueError(f"unknown red flag(s) {unknown}")
+        variant_ids = [v.id for v in self.variants]
+        if self.approval_pathway not in variant_ids:
+            raise ValueError(f"approval_pathway {self.approval_pathway!r} is not one of the variants {variant_ids}")
+        criterion_ids = {c.id for c in self.criteria}
+        for ref in _criterion_refs([v.when for v in self.variants] + [c.when for c in self.criteria]):
+            if ref not in criterion_ids:
+                raise ValueError(f"condition refers to unknown criterion {ref!r}")
+        return self
+
+    def criterion(self, criterion_id: str) -> Criterion:
+        return next(c for c in self.criteria if c.id == criterion_id)
+
+    def variant(self, variant_id: str) -> Variant:
+        return next(v for v in self.variants if v.id == variant_id)
+
+
+def _criterion_refs(conditions: list[Condition | None]) -> list[str]:
+    refs: list[str] = []
+    for cond in conditions:
+        if cond is None:
+            continue
+        if cond.criterion:
+            refs.append(cond.criterion)
+        refs += _criterion_refs([*(cond.all_ or []), *(cond.any_ or []), cond.not_])
+    return refs
+
+
+class CriteriaFile(BaseModel):
+    model_config = _STRICT
+    document: str
+    topics: list[Topic]
+
+
+class Policy(BaseModel):
+    """A criteria set: versioned, effective-dated, selectable per request or plan."""
+
+    model_config = _STRICT
+    id: str
+    title: str
+    version: str
+    effective: date
+    description: str = ""
+    topics: list[str] = Field(min_length=1)
+    rating_decisions: dict[Rating, Decision]
+    mba_with_usual_alternative: Decision = Field(
+        default=Decision.refer,
+        description="decision for a 'may be appropriate' study when a 'usually appropriate' one fits the same variant",
+    )
+
+
+class CriteriaSet(BaseModel):
+    """A policy with its topics and the code table, ready for the engine."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    policy: Policy
+    topics: list[Topic]
+    codes: CodeTable
+
+    def topics_for(self, region: Region) -> list[Topic]:
+        return [t for t in self.topics if region in t.regions]
+
+
+def _load_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise CriteriaFileError(path, "", f"invalid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+
+
+def _validate(model: type[_M], path: Path) -> _M:
+    try:
+        return model.model_validate(_load_yaml(path))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise CriteriaFileError(path, loc, err["msg"]) from None
+
+
+def load_code_table(directory: Path) -> CodeTable:
+    return _validate(CodeTable, directory / "codes.yaml")
+
+
+def load_topics(directory: Path) -> dict[str, Topic]:
+    topics: dict[str, Topic] = {}
+    for path in sorted(directory.glob("*.criteria.yaml")):
+        parsed = _validate(CriteriaFile, path)
+        for topic in parsed.topics:
+            if topic.id in topics:
+                raise CriteriaFileError(path, "topics", f"duplicate topic id {topic.id!r}")
+            topics[topic.id] = topic.model_copy(update={"document": parsed.document, "source": str(path)})
+    return topics
+
+
+def load_policies(directory: Path) -> dict[str, Policy]:
+    return {p.id: p for p in (_validate(Policy, path) for path in sorted(directory.glob("*.policy.yaml")))}
+
+
+def load_criteria_set(directories: list[Path], policy_id: str) -> CriteriaSet:
+    """Load one policy with its topics from the guideline directories (built-in first)."""
+    topics: dict[str, Topic] = {}
+    policies: dict[str, Policy] = {}
+    codes: CodeTable | None = None
+    for directory in directories:
+        topics.update(load_topics(directory))
+        policies.update(load_policies(directory))
+        if (directory / "codes.yaml").exists():
+            table = load_code_table(directory)
+            codes = table if codes is None else CodeTable(version=codes.version, codes={**codes.codes, **table.codes})
+    if codes is None:
+        raise CriteriaFileError(directories[0], "codes.yaml", "no code table found")
+    if policy_id not in policies:
+        raise CriteriaFileError(directories[0], "policy", f"unknown criteria set {policy_id!r}; known: {sorted(policies)}")
+    policy = policies[policy_id]
+    missing = [t for t in policy.topics if t not in topics]
+    if missing:
+        raise CriteriaFileError(directories[0], f"{policy_id}.topics", f"unknown topic(s) {missing}")
+    return CriteriaSet(policy=policy, topics=[topics[t] for t in policy.topics], codes=codes)

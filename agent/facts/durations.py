@@ -1,0 +1,314 @@
+"""Durations in clinical text: "6 weeks", "since 8/1", "from 7/14 to 8/25", "2 months ago".
+
+``find_durations`` returns one ``DurationMention`` per expression, with exact offsets and the
+length in weeks (days / 7, months x 4.345, years x 52.18). Four kinds:
+
+* ``length``: a stated quantity ("10 weeks", "x6 wks", "six-week", "6+ weeks", "a month");
+  "3-4 weeks" gives the lower bound. Vague quantities ("a few weeks", "several months") give
+  nothing;
+* ``range``: two dates ("from 7/14/2026 to 8/25/2026", "7/14 - 8/25", "7/1 through 9/1");
+* ``since``: a start date up to ``note_date`` ("since 8/1", "since early August",
+  "began in July", "started meloxicam on 2026-07-20");
+* ``ago``: a quantity before ``note_date`` ("started 2 months ago").
+
+Dates without a year take the year of ``note_date`` (the previous year if that would fall after
+``note_date``). ``since`` and ``ago`` forms, and dates without a year, need ``note_date``;
+without it they give no mention. A mention with a date after ``note_date`` is discarded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+__all__ = ["DurationMention", "find_durations", "parse_date", "section_dates"]
+
+WEEKS_PER_UNIT = {"day": 1 / 7, "week": 1.0, "month": 4.345, "year": 52.18}
+
+_NUMBER_WORDS = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+}  # fmt: skip
+_MONTHS = {
+    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6,
+    "jul": 7, "aug": 8, "sep": 9, "oct": 10, "nov": 11, "dec": 12,
+}  # fmt: skip
+_PART_OF_MONTH = {"early": 5, "mid": 15, "late": 25}
+
+# --- regex building blocks ----------------------------------------------------------------------
+
+_WORD_NUM = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+_NUM = rf"(?:\d+(?:\.\d+)?|(?:{_WORD_NUM})(?=[\s-]))"
+_UNIT = r"(?:days?|wks?|weeks?|mos?|months?|yrs?|years?)"
+_UNIT_BY_LETTER = {"d": "day", "w": "week", "m": "month", "y": "year"}
+_QUANTITY = (
+    rf"(?P<num>{_NUM})(?:\s*(?:-|–|to)\s*(?P<num2>{_NUM}))?"
+    rf"\s*\+?\s*-?\s*(?P<unit>{_UNIT})\.?(?!\w)(?!\s*-?\s*olds?\b)(?!\s+of\s+age\b)"
+)
+_NO_WORD_BEFORE = r"(?<![\w./-])"
+_MONTH_NAMES = (
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|june?|july?"
+    r"|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
+)
+_MONTH = rf"(?:{_MONTH_NAMES}|(?-i:May|MAY))\.?"  # "may" the verb is not a month
+_ISO = r"\d{4}-\d{1,2}-\d{1,2}"
+_US = r"\d{1,2}/\d{1,2}(?:/(?:\d{4}|\d{2}))?"
+_NAMED = (
+    rf"(?:(?:early|mid|late)[\s-]+|mid-?)?{_MONTH}"
+    r"(?:\s+\d{1,2}(?:st|nd|rd|th)?(?!\d))?(?:,?\s+\d{4})?"
+)
+_DATE = rf"(?:{_ISO}|{_US}|{_NAMED}|yesterday|today)(?![\w/])"
+_SEPARATOR = r"(?:-|–|—|to|through|thru|until|till|and)"
+_SINCE_TRIGGER = (
+    r"(?:(?:ongoing\s+)?since|from|(?:start(?:ed|ing)?|began|begin(?:ning)?|onset)"
+    r"(?:\s+(?!(?:on|in)\b)[a-z][\w'/-]*){0,3}?(?:\s+(?:on|in))?)"
+)
+
+_RANGE_RE = re.compile(
+    rf"(?<![\w/])(?:(?P<lead>from|between|since)\s+)?(?P<d1>{_DATE})\s*(?P<sep>{_SEPARATOR})"
+    rf"\s*(?P<d2>{_DATE})",
+    re.IGNORECASE,
+)
+# A dated section header: a line that opens a visit or document within a longer note. The date must
+# carry a year, and the line must look like a header (decorated, labelled, or a short visit title).
+_FULL_DATE = r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))"
+_VISIT_WORDS = (
+    r"note|visit|eval\w*|consult\w*|summary|progress|f/?u|follow[-\s]?up|H&P|PCP|ED|ER|urgent\s+care|clinic|office"
+    r"|telehealth|PT|therapy|discharge|encounter|exam|addendum|history"
+)
+_HEADER_RE = re.compile(
+    rf"^[ \t]*(?:"
+    rf"[=#*\[_-]{{2,}}[^\n]*?(?P<d1>{_FULL_DATE})"
+    rf"|(?:DOS|date\s+of\s+(?:service|visit)|visit\s+date|note\s+date|encounter\s+date|date)\s*[:#-]?\s*(?P<d2>{_FULL_DATE})"
+    rf"|(?P<d3>{_FULL_DATE})\s*(?:[:\-–—]|\s+(?:{_VISIT_WORDS})\b)"
+    rf"|[^\n.]{{0,40}}?\b(?:{_VISIT_WORDS})\b[^\n.]{{0,30}}?(?P<d4>{_FULL_DATE})\s*[:)\]]?[ \t]*$"
+    rf")",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+_SINCE_RE = re.compile(rf"\b{_SINCE_TRIGGER}\s+(?P<d1>{_DATE})", re.IGNORECASE)
+_AGO_RE = re.compile(rf"{_NO_WORD_BEFORE}{_QUANTITY}\s+ago\b", re.IGNORECASE)
+_LENGTH_RE = re.compile(rf"{_NO_WORD_BEFORE}(?:x\s*)?{_QUANTITY}", re.IGNORECASE)
+
+_STRENGTH_GRADE = re.compile(r"[0-5]/5")
+_ISO_RE = re.compile(rf"({_ISO})", re.IGNORECASE)
+_US_RE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?")
+_NAMED_RE = re.compile(
+    rf"(?:(?P<part>early|mid|late)[\s-]*)?(?P<month>{_MONTH_NAMES}|may)\.?"
+    r"(?:\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?)?(?:,?\s+(?P<year>\d{4}))?",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class DurationMention:
+    """A duration expression: offsets into the text given (plus ``offset``) and its length."""
+
+    start: int
+    end: int
+    text: str
+    weeks: float
+    kind: str  # "length" | "range" | "since" | "ago"
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    start: int
+    end: int
+    mention: DurationMention | None  # None: recognised but not computable; still claims its span
+
+
+def find_durations(text: str, *, note_date: date | None, offset: int = 0) -> list[DurationMention]:
+    """Find duration expressions in ``text`` (see the module docstring), in text order.
+
+    Where expressions overlap, the longest wins ("2 months ago" over "2 months").
+    """
+    candidates = [
+        *_candidates(_RANGE_RE, text, offset, lambda m: _range(m, text, note_date, offset)),
+        *_candidates(_SINCE_RE, text, offset, lambda m: _since(m, text, note_date, offset)),
+        *_candidates(_AGO_RE, text, offset, lambda m: _ago(m, text, note_date, offset)),
+        *_candidates(_LENGTH_RE, text, offset, lambda m: _length(m, text, offset)),
+    ]
+    kept: list[_Candidate] = []
+    for candidate in sorted(candidates, key=lambda c: (c.start - c.end, c.start)):
+        if all(candidate.end <= other.start or other.end <= candidate.start for other in kept):
+            kept.append(candidate)
+    mentions = [candidate.mention for candidate in kept if candidate.mention is not None]
+    return sorted(mentions, key=lambda mention: mention.start)
+
+
+def section_dates(text: str, *, note_date: date | None) -> list[tuple[int, date]]:
+    """(offset, date) of each dated section header in ``text``, in order: "=== PCP 07/21/2026 ===",
+    "DOS: 2026-07-21", "07/21/2026 - PT progress note", "Spine consult 9/18/2026". A statement in that
+    section ("pain x 2 wks") was true on that date. Dates after ``note_date`` are ignored."""
+    found = []
+    for match in _HEADER_RE.finditer(text):
+        token = next(g for g in match.group("d1", "d2", "d3", "d4") if g)
+        when = parse_date(token, note_date=note_date)
+        if when is not None and not _after(when, note_date):
+            found.append((match.start(), when))
+    return found
+
+
+def parse_date(token: str, *, note_date: date | None) -> date | None:
+    """Parse one date: ISO, US (m/d, m/d/yy, m/d/yyyy), month names, "yesterday"/"today".
+
+    Month names without a day give the 1st ("August"), 5th ("early August"), 15th ("mid
+    August") or 25th ("late August"). A date without a year takes ``note_date``'s year, or the
+    previous year if it would fall after ``note_date``; without ``note_date`` it is None. Returns
+    None for anything unparseable or impossible (2/30).
+    """
+    token = token.strip()
+    lower = token.lower()
+    if lower in ("today", "yesterday"):
+        if note_date is None:
+            return None
+        return note_date - timedelta(days=1) if lower == "yesterday" else note_date
+    if _ISO_RE.fullmatch(token):
+        year, month, day = (int(part) for part in token.split("-"))
+        return _make_date(year, month, day)
+    us = _US_RE.fullmatch(token)
+    if us:
+        us_year = _full_year(us.group(3)) if us.group(3) else None
+        return _dated(us_year, int(us.group(1)), int(us.group(2)), note_date)
+    return _parse_named(token, note_date)
+
+
+# --- candidates ---------------------------------------------------------------------------------
+
+
+def _candidates(
+    regex: re.Pattern[str],
+    text: str,
+    offset: int,
+    build: Callable[[re.Match[str]], DurationMention | None],
+) -> Iterator[_Candidate]:
+    for match in regex.finditer(text):
+        yield _Candidate(offset + match.start(), offset + match.end(), build(match))
+
+
+def _mention(
+    match: re.Match[str], text: str, offset: int, weeks: float, kind: str,
+    start_date: date | None = None, end_date: date | None = None,
+) -> DurationMention:  # fmt: skip
+    return DurationMention(
+        start=offset + match.start(),
+        end=offset + match.end(),
+        text=text[match.start() : match.end()],
+        weeks=weeks,
+        kind=kind,
+        start_date=start_date,
+        end_date=end_date,
+    )
+
+
+def _range(match: re.Match[str], text: str, note_date: date | None, offset: int) -> DurationMention | None:
+    lead = (match.group("lead") or "").lower()
+    if match.group("sep").lower() == "and" and lead != "between":
+        return None
+    if not lead and all(_STRENGTH_GRADE.fullmatch(match.group(g)) for g in ("d1", "d2")):
+        return None  # "strength 5/5 - 4/5" is a motor grade, not a date range
+    first = parse_date(match.group("d1"), note_date=note_date)
+    last = parse_date(match.group("d2"), note_date=note_date)
+    if first is None or last is None:
+        return None
+    if first > last and _has_no_year(match.group("d1")):
+        first = _previous_year(first)
+    if first is None or first > last or _after(last, note_date):
+        return None
+    return _mention(match, text, offset, (last - first).days / 7, "range", first, last)
+
+
+def _since(match: re.Match[str], text: str, note_date: date | None, offset: int) -> DurationMention | None:
+    if note_date is None:
+        return None
+    first = parse_date(match.group("d1"), note_date=note_date)
+    if first is None or first > note_date:
+        return None
+    return _mention(match, text, offset, (note_date - first).days / 7, "since", first, note_date)
+
+
+def _ago(match: re.Match[str], text: str, note_date: date | None, offset: int) -> DurationMention | None:
+    weeks = _quantity_weeks(match)
+    if note_date is None or weeks is None:
+        return None
+    first = note_date - timedelta(days=round(weeks * 7))
+    return _mention(match, text, offset, weeks, "ago", first, note_date)
+
+
+def _length(match: re.Match[str], text: str, offset: int) -> DurationMention | None:
+    weeks = _quantity_weeks(match)
+    return None if weeks is None else _mention(match, text, offset, weeks, "length")
+
+
+def _quantity_weeks(match: re.Match[str]) -> float | None:
+    """Weeks for a quantity match; a range of quantities gives its lower bound."""
+    value = _number(match.group("num"))
+    if match.group("num2"):
+        value = min(value, _number(match.group("num2")))
+    if value <= 0:
+        return None
+    return value * WEEKS_PER_UNIT[_UNIT_BY_LETTER[match.group("unit")[0].lower()]]
+
+
+def _number(token: str) -> float:
+    lower = token.lower()
+    return float(_NUMBER_WORDS[lower]) if lower in _NUMBER_WORDS else float(lower)
+
+
+# --- dates --------------------------------------------------------------------------------------
+
+
+def _parse_named(token: str, note_date: date | None) -> date | None:
+    match = _NAMED_RE.fullmatch(token)
+    if match is None:
+        return None
+    month = _MONTHS.get(match.group("month")[:3].lower())
+    if month is None:
+        return None
+    part = (match.group("part") or "").lower()
+    day = int(match.group("day")) if match.group("day") else _PART_OF_MONTH.get(part, 1)
+    year = int(match.group("year")) if match.group("year") else None
+    return _dated(year, month, day, note_date)
+
+
+def _dated(year: int | None, month: int, day: int, note_date: date | None) -> date | None:
+    """Build a date, inferring a missing year from ``note_date``."""
+    if year is not None:
+        return _make_date(year, month, day)
+    if note_date is None:
+        return None
+    candidate = _make_date(note_date.year, month, day)
+    if candidate is not None and candidate <= note_date:
+        return candidate
+    return _make_date(note_date.year - 1, month, day)
+
+
+def _make_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _full_year(token: str) -> int:
+    return int(token) if len(token) == 4 else 2000 + int(token)
+
+
+def _has_no_year(token: str) -> bool:
+    token = token.strip().lower()
+    return token not in ("today", "yesterday") and not re.search(r"\d{4}|\d+/\d+/\d+", token)
+
+
+def _previous_year(day: date) -> date | None:
+    return _make_date(day.year - 1, day.month, day.day)
+
+
+def _after(day: date, note_date: date | None) -> bool:
+    return note_date is not None and day > note_date

@@ -1,0 +1,278 @@
+"""The deterministic clinical-fact extractor: lexicon (data) + ConText + durations.
+
+Reads only the note, the note date and the patient's age; returns ClinicalFacts where every
+present fact carries verbatim quotes with exact spans. Negated, family-history, hypothetical and
+resolved mentions are kept as ``discounted`` evidence and never count (a history of cancer does).
+This is the validator's independent channel: it never reads an LLM's draft.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from agent.cases.model import RED_FLAG_IDS, Case
+from agent.facts.care import conservative_care, prior_surgeries
+from agent.facts.context import Mention, Modifier
+from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
+from agent.facts.note import Note, lexicon, rx
+from agent.facts.textspans import Sentence, split_sentences
+
+EXTRACTOR = "rules:extract-1"
+_DISCOUNTING = {Modifier.NEGATED, Modifier.FAMILY, Modifier.HYPOTHETICAL, Modifier.RESOLVED}
+
+
+_SUSPICION = re.compile(
+    r"suspect|concern|possible|possibly|probable|likely|worr|cannot\s+be\s+(?:excluded|ruled)|question\s+of", re.I
+)
+
+
+def suspected(mention: Mention) -> bool:
+    """A clinician's suspicion ("possible early cauda equina") is a red flag; "rule out X" alone is not."""
+    hypothetical = [text for category, text in mention.triggers if category == Modifier.HYPOTHETICAL]
+    others = mention.modifiers - {Modifier.HYPOTHETICAL, Modifier.HISTORICAL}
+    return bool(hypothetical) and not others and all(_SUSPICION.search(t) for t in hypothetical)
+
+
+def counts(mention: Mention, *, historical_ok: bool = True, suspicion_ok: bool = False) -> bool:
+    ok = mention.asserted or (suspicion_ok and suspected(mention))
+    return ok and (historical_ok or Modifier.HISTORICAL not in mention.modifiers)
+
+
+def fact_from(
+    note: Note, mentions: list[Mention], *, historical_ok: bool = True, suspicion_ok: bool = False, detail: str | None = None
+) -> Fact:
+    """present if any mention counts; absent if one is negated or resolved; else not documented."""
+    pos = [m for m in mentions if counts(m, historical_ok=historical_ok, suspicion_ok=suspicion_ok)]
+    neg = [m for m in mentions if m not in pos]
+    if pos:
+        status = FactStatus.present
+    elif any(m.modifiers & {Modifier.NEGATED, Modifier.RESOLVED} for m in neg):
+        status = FactStatus.absent
+    else:
+        status = FactStatus.not_documented
+    return Fact(
+        status=status,
+        evidence=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in pos),
+        discounted=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in neg),
+        detail=detail,
+    )
+
+
+def _dedupe(items: Iterable[Evidence]) -> list[Evidence]:
+    seen: dict[tuple[int, int], Evidence] = {}
+    for e in items:
+        seen.setdefault((e.start, e.end), e)
+    return list(seen.values())
+
+
+def _add_evidence(fact: Fact, evidence: list[Evidence]) -> None:
+    if evidence:
+        fact.status = FactStatus.present
+        fact.evidence = _dedupe([*fact.evidence, *evidence])
+
+
+def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
+    flags = {}
+    for flag in RED_FLAG_IDS:
+        spec = lex["red_flags"][flag]
+        mentions = note.mentions(flag, spec["patterns"])
+        flags[flag] = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
+    return flags
+
+
+_TEMP = r"\b(?:T|temp(?:erature)?|Tmax|febrile\s+to)\s*[:=]?\s*(\d{2,3}(?:\.\d+)?)\s*°?\s*([CF])?\b"
+_LAB = r"\b(ESR|CRP|sed\s+rate)\s*(?:of|was|is|:|=)?\s*(\d+(?:\.\d+)?)\s*(mg/dL|mg/L|mm/h(?:r)?)?"
+_PVR = r"\b(?:post[-\s]?void\s+residual|PVR)\s*(?:of|was|is|:|=)?\s*(?:~|approximately\s+)?(\d{2,4})\s*(?:mL|ml|cc)"
+_GRADE = r"\b([0-5])([+-])?\s*/\s*5\b"
+_LEG = r"ankle|foot|toe|EHL|\bTA\b|tibialis|dorsiflex|plantar|quad|hip|knee|leg|\bLE\b|LLE|RLE|gastroc|hamstring"
+_ARM = r"deltoid|biceps|triceps|wrist|grip|finger|intrinsic|hand|arm|elbow|shoulder|\bUE\b|LUE|RUE|interossei"
+
+
+def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], deficit: Fact) -> None:
+    """Red flags that live in vitals, labs and exam numbers rather than in words."""
+    limits = lex["vitals"]
+    found: dict[str, list[Evidence]] = {}
+    for sent in note.sentences:
+        if _negated_sentence(note, sent):
+            continue
+        for flag, evidence in _vitals_and_labs(note, sent, limits):
+            found.setdefault(flag, []).append(evidence)
+        for grade, evidence, region in _motor_grades(note, sent):
+            deficit.regions = sorted({*deficit.regions, *([region] if region else [])})
+            _add_evidence(deficit, [evidence])
+            if grade <= limits["red_flag_motor_grade"]:
+                found.setdefault("progressive_neuro_deficit", []).append(evidence)
+    if note.age >= lex["fall_age"]:
+        for mention in note.mentions("fall", lex["fall_patterns"]):
+            if mention.asserted:
+                found.setdefault("fracture", []).append(note.evidence(mention.start, mention.end, mention.sentence))
+    for flag, items in found.items():
+        _add_evidence(flags[flag], items)
+
+
+def _vitals_and_labs(note: Note, sent: Sentence, limits: dict[str, float]) -> list[tuple[str, Evidence]]:
+    """(flag, evidence) for a febrile temperature, raised ESR/CRP, or a large post-void residual."""
+    found = []
+    for m in rx(_TEMP).finditer(sent.text):
+        value, unit = float(m.group(1)), (m.group(2) or "").upper()
+        febrile = value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"]
+        if febrile and 35 <= value <= 110:
+            found.append(("infection", _ev(note, sent, m)))
+    for m in rx(_LAB).finditer(sent.text):
+        name, value, unit = m.group(1).upper(), float(m.group(2)), (m.group(3) or "").lower()
+        if name.startswith(("ESR", "SED")):
+            high = value > limits["esr_high"]
+        else:
+            high = (value * 10 if unit == "mg/dl" else value) > limits["crp_high_mg_l"]
+        if high:
+            found.append(("infection", _ev(note, sent, m)))
+    for m in rx(_PVR).finditer(sent.text):
+        if float(m.group(1)) >= limits["pvr_retention_ml"]:
+            found.append(("cauda_equina", _ev(note, sent, m)))
+    return found
+
+
+def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Region | None]]:
+    """Manual muscle test grades below 5/5 (not pain scores), with the limb's region if named."""
+    found = []
+    for m in rx(_GRADE).finditer(sent.text):
+        grade = int(m.group(1))
+        window = sent.text[max(0, m.start() - 40) : m.end() + 25]
+        if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE):
+            continue
+        found.append((grade, _ev(note, sent, m), _limb_region(window)))
+    return found
+
+
+def _negated_sentence(note: Note, sent: Sentence) -> bool:
+    """Hypothetical sentences (return precautions) never supply numeric red flags."""
+    return bool(re.search(r"\b(?:if|should\s+you|return\s+to|call\s+(?:if|for))\b", sent.text, re.IGNORECASE))
+
+
+def _ev(note: Note, sent: Sentence, m: re.Match[str]) -> Evidence:
+    return note.evidence(sent.start + m.start(), sent.start + m.end(), sent)
+
+
+def _limb_region(text: str) -> Region | None:
+    if re.search(_LEG, text, re.IGNORECASE):
+        return Region.lumbar
+    if re.search(_ARM, text, re.IGNORECASE):
+        return Region.cervical
+    return None
+
+
+def _regional(note: Note, spec: dict[str, list[str]], name: str) -> Fact:
+    """A fact whose patterns are grouped by region (radiculopathy, neurologic deficit)."""
+    mentions: list[Mention] = []
+    regions: list[Region] = []
+    for region, patterns in spec.items():
+        found = note.mentions(f"{name}:{region}", patterns)
+        mentions += found
+        if any(m.asserted for m in found):
+            regions.append(Region(region))
+    fact = fact_from(note, mentions)
+    fact.regions = regions
+    return fact
+
+
+def _with_denials(note: Note, fact: Fact, denials: list[str]) -> Fact:
+    """Record outright denials ("no radiculopathy") of a fact the note also asserts, as conflicts."""
+    if fact.status != FactStatus.present:
+        return fact
+    found = [m for m in note.mentions("denied", denials) if not (m.modifiers & {Modifier.FAMILY, Modifier.HYPOTHETICAL})]
+    fact.conflicts = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in found)
+    return fact
+
+
+def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
+    spec = lex["candidacy"]
+    positive = [
+        m for m in note.mentions("candidacy", spec["positive"]) if not (m.modifiers & {Modifier.NEGATED, Modifier.FAMILY})
+    ]
+    negative = [m for m in note.mentions("no_candidacy", spec["negative"]) if Modifier.FAMILY not in m.modifiers]
+    # Candidacy is a plan by nature: "considering ESI" counts although ConText calls it hypothetical.
+    # When the patient declines after the options were only discussed, the later statement wins; when
+    # the note also records a decision to go ahead ("wishes to proceed w/ TFESI", "ESI scheduled"),
+    # the two contradict each other and the fact carries the refusal as a conflict.
+    if positive and negative:
+        decided_rx = rx(spec["decided"])
+        decided = [m for m in positive if decided_rx.search(note.text[m.start : m.end])]
+        if decided:
+            evidence = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive)
+            conflicts = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in negative)
+            return Fact(status=FactStatus.present, evidence=evidence, conflicts=conflicts)
+        if max(m.start for m in negative) > max(m.start for m in positive):
+            positive = []
+    if positive:
+        return Fact(status=FactStatus.present, evidence=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive))
+    if negative:
+        return Fact(status=FactStatus.absent, discounted=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in negative))
+    return Fact()
+
+
+def _progression(note: Note, lex: dict[str, Any], kinds: tuple[str, ...] = ("worsening", "persistent")) -> Fact:
+    """Persistent or progressive symptoms (or, with kinds=("worsening",), new or progressing only)."""
+    spec = lex["progression"]
+    worse = [m for k in kinds for m in note.mentions(f"progression:{k}", spec[k]) if m.asserted]
+    if worse:
+        return Fact(status=FactStatus.present, evidence=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in worse))
+    better = [m for m in note.mentions("improving", spec["improving"]) if m.asserted]
+    if better:
+        return Fact(status=FactStatus.absent, discounted=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in better))
+    return Fact()
+
+
+def _symptoms(note: Note, lex: dict[str, Any]) -> tuple[Fact, list[Region]]:
+    symptom = rx("|".join(lex["symptoms"]))
+    care = rx("|".join(p for ps in lex["conservative_care"].values() for p in ps))
+    best: tuple[float, Evidence] | None = None
+    for sent in note.sentences:
+        if not symptom.search(sent.text) or care.search(sent.text) or rx(lex["prior_surgery"][0]).search(sent.text):
+            continue
+        for d in note.durations(sent):
+            weeks = note.weeks_as_of_note_date(d)
+            if best is None or weeks > best[0]:
+                best = (weeks, note.evidence(d.start, d.end, sent))
+    fact = Fact(status=FactStatus.present, value=round(best[0], 1), evidence=[best[1]]) if best else Fact()
+    regions = []
+    for region, patterns in lex["symptom_regions"].items():
+        if any(m.asserted and symptom.search(m.sentence.text) for m in note.mentions(f"region:{region}", patterns)):
+            regions.append(Region(region))
+    return fact, regions
+
+
+def _injections(note: Note, lex: dict[str, Any]) -> list[Evidence]:
+    found = []
+    for pattern in lex["injection"]:
+        for m in rx(pattern).finditer(note.text):
+            found.append(note.evidence(m.start(), m.end()))
+    return _dedupe(found)
+
+
+def extract_facts(case: Case) -> ClinicalFacts:
+    """ClinicalFacts for one case, from its note alone (deterministic, no network)."""
+    request = case.request
+    note = Note(request.clinical_notes, split_sentences(request.clinical_notes), request.note_date, request.patient.age)
+    lex = lexicon()
+    flags = _red_flags(note, lex)
+    deficit = _regional(note, lex["neuro_deficit"], "neuro_deficit")
+    _numeric_flags(note, lex, flags, deficit)
+    symptom_weeks, regions = _symptoms(note, lex)
+    return ClinicalFacts(
+        extractor=EXTRACTOR,
+        red_flags=flags,
+        symptom_weeks=symptom_weeks,
+        symptom_regions=regions,
+        progression=_progression(note, lex),
+        worsening=_progression(note, lex, ("worsening",)),
+        conservative_care=conservative_care(note, lex),
+        radiculopathy=_with_denials(note, _regional(note, lex["radiculopathy"], "radiculopathy"), lex["radiculopathy_denied"]),
+        neuro_deficit=deficit,
+        candidacy=_candidacy(note, lex),
+        prior_surgery=prior_surgeries(note, lex),
+        prior_imaging=fact_from(note, note.mentions("prior_imaging", lex["prior_imaging"])),
+        functional_impairment=fact_from(note, note.mentions("function", lex["functional_impairment"])),
+        injections=_injections(note, lex),
+    )

@@ -1,0 +1,175 @@
+"""ClinicalFacts: what the note says, each fact with a status, verbatim quotes and spans.
+
+Produced by the deterministic extractor (``agent.extract``) and, with the LLM backend, by the
+model; the criteria engine and the validator read only this structure, never the raw note.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.cases.model import RED_FLAG_IDS
+
+
+class FactStatus(StrEnum):
+    present = "present"
+    absent = "absent"
+    not_documented = "not_documented"
+
+
+class Region(StrEnum):
+    cervical = "cervical"
+    thoracic = "thoracic"
+    lumbar = "lumbar"
+
+
+class Evidence(BaseModel):
+    """A verbatim span of the note: ``note[start:end] == quote``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    quote: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+    term: str | None = Field(default=None, description="the rule or term that matched, for explanations")
+
+
+class Fact(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: FactStatus = FactStatus.not_documented
+    evidence: list[Evidence] = Field(default_factory=list, description="asserted mentions (status present)")
+    discounted: list[Evidence] = Field(
+        default_factory=list, description="negated, family, hypothetical or resolved mentions (not counted)"
+    )
+    regions: list[Region] = Field(default_factory=list, description="body regions the fact refers to, if known")
+    value: float | None = None
+    detail: str | None = None
+    conflicts: list[Evidence] = Field(
+        default_factory=list, description="statements denying the fact outright although the note also asserts it"
+    )
+
+    def in_region(self, region: Region | str | None) -> bool:
+        """Present, and (if regions are known) refers to ``region``."""
+        if self.status != FactStatus.present:
+            return False
+        return not self.regions or region is None or Region(region) in self.regions
+
+
+class Modality(BaseModel):
+    """One conservative-care modality (PT, NSAIDs, chiropractic, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    status: FactStatus
+    weeks: float | None = None
+    evidence: list[Evidence] = Field(default_factory=list)
+    started: date | None = Field(default=None, description="first day of the dated course, when the note gives it")
+    ended: date | None = Field(default=None, description="last day of the dated course (the note date if ongoing)")
+
+    def weeks_within(self, window_weeks: float, note_date: date | None) -> float | None:
+        """Weeks of this course inside the ``window_weeks`` before ``note_date``. A course without
+        dates counts in full (its timing cannot be checked); None without weeks."""
+        if self.weeks is None:
+            return None
+        if note_date is None or self.ended is None:
+            return self.weeks
+        window_start = note_date - timedelta(days=round(window_weeks * 7))
+        end = min(self.ended, note_date)
+        start = self.started or (self.ended - timedelta(days=round(self.weeks * 7)))
+        return max(0.0, (end - max(start, window_start)).days / 7)
+
+
+class ConservativeCare(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: FactStatus = FactStatus.not_documented
+    modalities: list[Modality] = Field(default_factory=list)
+    total_weeks: float | None = Field(
+        default=None, description="weeks of documented treatment (concurrent modalities do not add up)"
+    )
+    duration_evidence: list[Evidence] = Field(default_factory=list)
+    conflicts: list[Evidence] = Field(
+        default_factory=list, description="later statements denying treatment the note claims earlier"
+    )
+
+    def weeks_within(self, window_weeks: float, note_date: date | None) -> float | None:
+        """Weeks of documented treatment inside the window before the note date (concurrent courses
+        do not add up, as for ``total_weeks``)."""
+        recent = [
+            w
+            for m in self.modalities
+            if m.status == FactStatus.present and (w := m.weeks_within(window_weeks, note_date)) is not None
+        ]
+        return max(recent) if recent else None
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        quotes = [e for m in self.modalities if m.status == FactStatus.present for e in m.evidence]
+        return quotes + [e for e in self.duration_evidence if e not in quotes]
+
+
+class PriorSurgery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    region: Region | None
+    evidence: Evidence
+    weeks_ago: float | None = None
+
+
+def _six_flags() -> dict[str, Fact]:
+    return {flag: Fact() for flag in RED_FLAG_IDS}
+
+
+class ClinicalFacts(BaseModel):
+    """Everything the criteria engine may use, with evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+    extractor: str = Field(description="what produced these facts, e.g. 'rules:extract-1' or 'llm:gpt-4o'")
+    red_flags: dict[str, Fact] = Field(default_factory=_six_flags)
+    symptom_weeks: Fact = Field(default_factory=Fact, description="duration of the current symptoms (value)")
+    symptom_regions: list[Region] = Field(default_factory=list)
+    progression: Fact = Field(default_factory=Fact, description="persistent or progressive symptoms")
+    worsening: Fact = Field(default_factory=Fact, description="new or progressing symptoms or findings")
+    conservative_care: ConservativeCare = Field(default_factory=ConservativeCare)
+    radiculopathy: Fact = Field(default_factory=Fact)
+    neuro_deficit: Fact = Field(default_factory=Fact, description="objective motor, sensory or reflex deficit")
+    candidacy: Fact = Field(default_factory=Fact, description="candidate for surgery or intervention")
+    prior_surgery: list[PriorSurgery] = Field(default_factory=list)
+    prior_imaging: Fact = Field(default_factory=Fact)
+    functional_impairment: Fact = Field(default_factory=Fact)
+    injections: list[Evidence] = Field(
+        default_factory=list, description="instructions addressed to a reviewer or model: flagged, never obeyed"
+    )
+
+    def present_flags(self) -> list[str]:
+        return [flag for flag, fact in self.red_flags.items() if fact.status == FactStatus.present]
+
+    def fact(self, name: str) -> Fact:
+        """A fact by its criteria-file name (``radiculopathy``, ``candidacy``, ...)."""
+        value = getattr(self, name, None)
+        if not isinstance(value, Fact):
+            raise KeyError(name)
+        return value
+
+
+RED_FLAG_LABELS = {
+    "cauda_equina": "suspected cauda equina syndrome (new urinary retention or incontinence, saddle anesthesia, "
+    "bilateral leg deficits)",
+    "progressive_neuro_deficit": "a severe or progressive neurologic deficit (foot drop, worsening motor weakness)",
+    "infection": "suspected spinal infection (fever, IV drug use, immunosuppression, bacteremia, raised ESR/CRP)",
+    "malignancy": "suspected malignancy (history of cancer with new spine pain, unexplained weight loss)",
+    "fracture": "suspected fracture (significant trauma, osteoporosis, long-term steroids, older age with a fall)",
+    "myelopathy": "suspected spinal cord compression (gait disturbance, hand clumsiness, hyperreflexia, Hoffmann "
+    "or Lhermitte sign)",
+}
+
+FACT_NAMES = (
+    "symptom_weeks",
+    "progression",
+    "worsening",
+    "radiculopathy",
+    "neuro_deficit",
+    "candidacy",
+    "prior_imaging",
+    "functional_impairment",
+)

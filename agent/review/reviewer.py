@@ -1,0 +1,144 @@
+"""The review loop: extract -> engine -> retrieve -> draft -> validate -> repair or fall back.
+
+``Reviewer.review`` never raises for a bad backend reply: a BackendError or a draft that still
+violates the validator after the repair rounds is replaced by the rules engine's determination,
+marked ``fallback`` with the reasons. Whatever the backend, unsafe decisions are corrected to the
+validator's safe outcome before anything is returned. An LLM's own reading of the note (red flags,
+conservative-care weeks) is compared with the rules extractor's: disagreements become findings, and
+a red flag only the model reports can turn a deny into a refer, never anything into an approve.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from agent.backends.base import Backend, DraftRequest
+from agent.backends.offline import OfflineBackend
+from agent.backends.registry import get_backend
+from agent.cases.determination import Determination, Fallback, ReportedFacts, Severity, TokenUsage, Violation
+from agent.cases.model import Case
+from agent.criteria.engine import Engine
+from agent.criteria.model import CriteriaSet
+from agent.errors import BackendError
+from agent.facts.extract import extract_facts
+from agent.facts.model import ClinicalFacts
+from agent.knowledge.base import KnowledgeBase
+from agent.knowledge.retrieval import Filters, Hit
+from agent.review.fact_check import fact_disagreements, refer_on_unconfirmed_flags
+from agent.review.validator import Validator, apply_safe_outcome
+
+log = logging.getLogger(__name__)
+
+
+def retrieval_query(case: Case, code: str, label: str | None, facts: ClinicalFacts) -> str:
+    """A query from structured facts only (no note text): code label, region, documented findings."""
+    parts = [label or f"procedure {code}"]
+    parts += [f.replace("_", " ") for f in facts.present_flags()]
+    for name in ("radiculopathy", "candidacy", "progression"):
+        if facts.fact(name).status == "present":
+            parts.append(name)
+    if facts.conservative_care.status == "present":
+        parts.append("conservative care trial weeks")
+    if facts.prior_surgery:
+        parts.append("prior surgery post-operative")
+    return " ".join(parts)
+
+
+class Reviewer:
+    """Reviews cases against one knowledge base and criteria set with one backend."""
+
+    def __init__(
+        self, kb: KnowledgeBase, *, backend: Backend | str | None = None, policy: str | None = None, retrieve: bool = True
+    ) -> None:
+        self.kb = kb
+        if backend is None or isinstance(backend, str):
+            backend = get_backend(backend or kb.settings.backend, kb.settings)
+        self.backend = backend
+        self.criteria: CriteriaSet = kb.criteria(policy)
+        self.engine = Engine(self.criteria, kb.resolve)
+        self.validator = Validator(self.criteria, kb.corpus, self.engine)
+        self.retrieve = retrieve
+        self.repair_rounds = kb.settings.repair_rounds
+        self._prepare_lock = threading.Lock()
+        # Retrieval stays inside this criteria set: another set's guideline (a payer policy under
+        # acr-default, or the reverse) is not the standard applied. Ingested user documents belong to
+        # no set and are always searched.
+        own = {t.document for t in self.criteria.topics}
+        others = {t.document for p in kb.policies() if p != self.criteria.policy.id for t in kb.criteria(p).topics}
+        self.foreign_documents = frozenset(others - own)
+
+    def filters(self, region: str | None = None) -> Filters:
+        """Retrieval filters for this criteria set, optionally for one body region."""
+        return Filters(region=region, exclude_documents=self.foreign_documents)
+
+    def _hits(self, case: Case, facts: ClinicalFacts) -> dict[str, list[Hit]]:
+        if not self.retrieve:
+            return {}
+        queries = []
+        for code in case.request.codes:
+            info = self.criteria.codes.codes.get(code)
+            filters = self.filters(info.region.value if info else None)
+            queries.append((retrieval_query(case, code, info.label if info else None, facts), filters))
+        return dict(zip(case.request.codes, self.kb.search_many(queries), strict=True))
+
+    def request_for(self, case: Case) -> DraftRequest:
+        facts = extract_facts(case)
+        return DraftRequest(
+            case=case,
+            facts=facts,
+            engine=self.engine.decide(case, facts),
+            hits=self._hits(case, facts),
+            criteria_set=self.criteria.policy.id,
+            criteria_version=self.criteria.policy.version,
+            kb_version=self.kb.version,
+        )
+
+    def review(self, case: Case) -> Determination:
+        """The final determination for ``case``; thread-safe (batches call it from worker threads)."""
+        with self._prepare_lock:  # extraction, engine and retrieval: shared lazily-built state
+            request = self.request_for(case)
+        draft, violations, reasons, attempts = None, [], [], 0
+        usage: TokenUsage | None = None
+        reported: ReportedFacts | None = None
+        feedback: list[Violation] | None = None
+        for attempts in range(1, self.repair_rounds + 2):
+            try:
+                candidate = self.backend.draft(request, feedback)
+            except BackendError as exc:
+                usage = _plus(usage, getattr(exc, "usage", None))
+                reasons.append(f"attempt {attempts}: backend error: {exc}")
+                break
+            usage = _plus(usage, candidate.provenance.usage)
+            reported = candidate.llm_facts or reported
+            violations = self.validator.validate(candidate, case, request.facts)
+            violations += fact_disagreements(candidate.llm_facts, request.facts)
+            blocking = [v for v in violations if v.severity != Severity.info]
+            if not blocking:
+                draft = candidate
+                break
+            reasons.append(f"attempt {attempts}: " + "; ".join(sorted({v.kind.value for v in blocking})))
+            feedback = blocking
+        if draft is None:
+            log.info("case %s: falling back to the rules engine after %d attempt(s)", case.id, attempts)
+            offline = OfflineBackend().draft(request)
+            checked = self.validator.validate(offline, case, request.facts) + fact_disagreements(reported, request.facts)
+            final = apply_safe_outcome(offline, checked).model_copy(
+                update={"fallback": Fallback(reasons=reasons, attempts=attempts), "llm_facts": reported}
+            )
+        else:
+            final = apply_safe_outcome(draft, violations)
+        provenance = final.provenance.model_copy(update={"attempts": attempts, "usage": usage})
+        final = final.model_copy(update={"provenance": provenance})
+        return refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
+
+
+def _plus(total: TokenUsage | None, more: TokenUsage | None) -> TokenUsage | None:
+    if more is None:
+        return total
+    return more if total is None else total + more
+
+
+def review_cases(cases: Sequence[Case], reviewer: Reviewer) -> list[Determination]:
+    return [reviewer.review(c) for c in cases]
