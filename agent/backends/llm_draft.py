@@ -162,7 +162,7 @@ def to_determination(
     draft: DeterminationDraft, request: DraftRequest, *, backend: str, model: str, prompt_version: str, usage: TokenUsage
 ) -> Determination:
     """The full Determination for ``draft``; instructions planted in the note come from the rules extractor too."""
-    note = request.case.request.clinical_notes
+    note = request.case.request.documentation
     chunks = {h.chunk.id: h.chunk for hits in request.hits.values() for h in hits}
     engine = {d.code: d for d in request.engine}
     codes = [_code(c, engine.get(c.code), note, chunks) for c in draft.codes]

@@ -85,7 +85,7 @@ def render(
 ) -> Prompt:
     """The prompt for one case (and, on a repair round, the validator's findings)."""
     req = request.case.request
-    note = req.clinical_notes
+    note = req.documentation
     system = _template(version, "system").render(tool_name=tool_name)
     user = _template(version, "user").render(
         case_id=request.case.id,

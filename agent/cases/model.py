@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from agent.errors import CaseFileError
 
@@ -68,6 +68,31 @@ class Procedure(BaseModel):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+_Date = date  # the Attachment field below is called date
+ATTACHMENT_HEADER = "=== ATTACHMENT {n}: {title}{when} ==="
+
+
+class Attachment(BaseModel):
+    """A document submitted with the request (case-format ``attachments``).
+
+    ``path`` is relative to the case file; the loader reads it (text, HTML, a PDF's text layer, or OCR
+    of scanned pages) into ``text``, so a stored case keeps its documentation without the file.
+    """
+
+    model_config = _STRICT
+    path: str | None = Field(default=None, description="file relative to the case file: .pdf .txt .md .html .png .jpg .tif")
+    title: str | None = None
+    date: _Date | None = None
+    text: str | None = Field(default=None, description="the document's text, filled when the case is loaded")
+    media_type: str | None = None
+    pages: int | None = Field(default=None, ge=0, description="pages read (PDF and images)")
+    ocr_pages: int = Field(default=0, ge=0, description="pages whose text came from OCR")
+
+    def header(self, n: int) -> str:
+        when = f" ({self.date.isoformat()})" if self.date else ""
+        return ATTACHMENT_HEADER.format(n=n, title=self.title or self.path or "document", when=when)
+
+
 class Request(BaseModel):
     model_config = _STRICT
     patient: Patient
@@ -75,12 +100,31 @@ class Request(BaseModel):
     diagnoses: list[str] = Field(default_factory=list)
     urgency: Urgency = Urgency.standard
     note_date: date | None = None
-    clinical_notes: str = Field(min_length=1)
+    clinical_notes: str | None = None
+    attachments: list[Attachment] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _some_documentation(self) -> Request:
+        if not (self.clinical_notes or "").strip() and not any(a.path or (a.text or "").strip() for a in self.attachments):
+            raise ValueError("no documentation: give clinical_notes, attachments, or both")
+        return self
 
     @property
     def codes(self) -> list[str]:
         """Requested codes in request order, without duplicates."""
         return list(dict.fromkeys(p.code for p in self.procedures))
+
+    @property
+    def documentation(self) -> str:
+        """Everything the reader reads: the clinical notes, then each attachment's text under a header line
+        (``=== ATTACHMENT n: title (date) ===``). Evidence quotes and spans refer to this text."""
+        notes = (self.clinical_notes or "").rstrip()
+        parts = [notes] if notes.strip() else []
+        for n, att in enumerate(self.attachments, start=1):
+            body = (att.text or "").strip()
+            if body:
+                parts.append(f"{att.header(n)}\n{body}")
+        return "\n\n".join(parts)
 
 
 class Expected(BaseModel):

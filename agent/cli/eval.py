@@ -237,7 +237,7 @@ def register(app: typer.Typer) -> None:
             if baseline is not None:
                 results.summary["comparison"] = comparison.summary()
         shown = comparison if baseline is not None else None
-        notes = {c.id: c.request.clinical_notes for c in cases}
+        notes = {c.id: c.request.documentation for c in cases}
         _write_outputs(results, shown, notes, results_path, reports or [], junit)
         if as_json:
             out.print_json(data=results.model_dump(mode="json"))

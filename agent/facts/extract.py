@@ -254,7 +254,8 @@ def _injections(note: Note, lex: dict[str, Any]) -> list[Evidence]:
 def extract_facts(case: Case) -> ClinicalFacts:
     """ClinicalFacts for one case, from its note alone (deterministic, no network)."""
     request = case.request
-    note = Note(request.clinical_notes, split_sentences(request.clinical_notes), request.note_date, request.patient.age)
+    text = request.documentation
+    note = Note(text, split_sentences(text), request.note_date, request.patient.age)
     lex = lexicon()
     flags = _red_flags(note, lex)
     deficit = _regional(note, lex["neuro_deficit"], "neuro_deficit")

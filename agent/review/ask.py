@@ -197,7 +197,7 @@ class RulesAnswerer:
         if not fact:
             return self._refuse(case, det, question)
         statement = f"\nAddendum (hypothetical, asked by the reviewer): Patient has {fact}."
-        request = case.request.model_copy(update={"clinical_notes": case.request.clinical_notes + statement})
+        request = case.request.model_copy(update={"clinical_notes": (case.request.clinical_notes or "") + statement})
         variant = case.model_copy(update={"request": request, "expected": None})
         facts = extract_facts(variant)
         new_flags = [f for f in facts.present_flags() if f not in det.red_flags]
@@ -257,6 +257,6 @@ def check_answer(answer: Answer, case: Case, reviewer: Reviewer) -> list[str]:
         elif c.quote not in chunk.text:
             problems.append(f"quote not in chunk {c.chunk_id}")
     for q in answer.note_quotes:
-        if q.text not in case.request.clinical_notes:
+        if q.text not in case.request.documentation:
             problems.append("note quote not verbatim in the note")
     return problems

@@ -78,7 +78,7 @@ class Validator:
         return found
 
     def _check_code(self, d: CodeDetermination, case: Case, facts: ClinicalFacts) -> list[Violation]:
-        note = case.request.clinical_notes
+        note = case.request.documentation
         found: list[Violation] = []
         info = self.criteria.codes.codes.get(d.code)
         if info is None:

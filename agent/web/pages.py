@@ -197,7 +197,7 @@ def case_view(request: Request, review_id: str, who: Reviewer) -> HTMLResponse:
     svc = service(request)
     record = svc.get(review_id)
     det = record.determination
-    segments, anchors = note_segments(record.case.request.clinical_notes, det)
+    segments, anchors = note_segments(record.case.request.documentation, det)
     events = svc.store.events(review_id)
     chat = [e for e in events if e.kind.value == "asked"]
     return render(
