@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.cases.model import RED_FLAG_IDS, Case
 from agent.facts.care import conservative_care, prior_surgeries
+from agent.facts.codes import flag_codes
 from agent.facts.context import Mention, Modifier
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.facts.note import Note, lexicon, rx
@@ -78,7 +79,13 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
     for flag in RED_FLAG_IDS:
         spec = lex["red_flags"][flag]
         mentions = note.mentions(flag, spec["patterns"])
-        flags[flag] = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
+        fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
+        # Chronic risk factors (dialysis, transplant drugs, HIV, osteoporosis, long-term steroids) are
+        # current while listed in the history; only a resolved one ("in remission", "resolved") is not.
+        chronic = fact_from(note, note.mentions(f"{flag}:risk", spec.get("risk_factors", [])), historical_ok=True)
+        if chronic.status == FactStatus.present:
+            _add_evidence(fact, chronic.evidence)
+        flags[flag] = fact
     return flags
 
 
@@ -86,6 +93,7 @@ _TEMP = r"\b(?:T|temp(?:erature)?|Tmax|febrile\s+to)\s*[:=]?\s*(\d{2,3}(?:\.\d+)
 _LAB = r"\b(ESR|CRP|sed\s+rate)\s*(?:of|was|is|:|=)?\s*(\d+(?:\.\d+)?)\s*(mg/dL|mg/L|mm/h(?:r)?)?"
 _PVR = r"\b(?:post[-\s]?void\s+residual|PVR)\s*(?:of|was|is|:|=)?\s*(?:~|approximately\s+)?(\d{2,4})\s*(?:mL|ml|cc)"
 _GRADE = r"\b([0-5])([+-])?\s*/\s*5\b"
+_NOT_STRENGTH = r"^\s*(?:\w+\s+)?(?:reflex\w*|DTRs?|jerks?|scale|grading|grade\b|system)"  # "3/5 reflexes", "0/5 scale"
 _LEG = r"ankle|foot|toe|EHL|\bTA\b|tibialis|dorsiflex|plantar|quad|hip|knee|leg|\bLE\b|LLE|RLE|gastroc|hamstring"
 _ARM = r"deltoid|biceps|triceps|wrist|grip|finger|intrinsic|hand|arm|elbow|shoulder|\bUE\b|LUE|RUE|interossei"
 
@@ -95,7 +103,7 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
     limits = lex["vitals"]
     found: dict[str, list[Evidence]] = {}
     for sent in note.sentences:
-        if _negated_sentence(note, sent):
+        if _negated_sentence(note, sent) or not note.states_findings(sent):
             continue
         for flag, evidence in _vitals_and_labs(note, sent, limits):
             found.setdefault(flag, []).append(evidence)
@@ -140,7 +148,8 @@ def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Regio
     for m in rx(_GRADE).finditer(sent.text):
         grade = int(m.group(1))
         window = sent.text[max(0, m.start() - 40) : m.end() + 25]
-        if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE):
+        after = sent.text[m.end() : m.end() + 20]
+        if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE) or re.search(_NOT_STRENGTH, after, re.IGNORECASE):
             continue
         found.append((grade, _ev(note, sent, m), _limb_region(window)))
     return found
@@ -258,6 +267,9 @@ def extract_facts(case: Case) -> ClinicalFacts:
     note = Note(text, split_sentences(text), request.note_date, request.patient.age)
     lex = lexicon()
     flags = _red_flags(note, lex)
+    for flag, codes in flag_codes(request.diagnoses).items():
+        flags[flag].status = FactStatus.present
+        flags[flag].codes = codes
     deficit = _regional(note, lex["neuro_deficit"], "neuro_deficit")
     _numeric_flags(note, lex, flags, deficit)
     symptom_weeks, regions = _symptoms(note, lex)
