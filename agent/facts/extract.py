@@ -107,7 +107,9 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
             continue
         for flag, evidence in _vitals_and_labs(note, sent, limits):
             found.setdefault(flag, []).append(evidence)
-        for grade, evidence, region in _motor_grades(note, sent):
+        for flag, evidence in _reflex_grades(note, sent):
+            found.setdefault(flag, []).append(evidence)
+        for grade, evidence, region in [*_motor_grades(note, sent), *_side_by_side_grades(note, sent)]:
             deficit.regions = sorted({*deficit.regions, *([region] if region else [])})
             _add_evidence(deficit, [evidence])
             if grade <= limits["red_flag_motor_grade"]:
@@ -152,6 +154,40 @@ def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Regio
         if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE) or re.search(_NOT_STRENGTH, after, re.IGNORECASE):
             continue
         found.append((grade, _ev(note, sent, m), _limb_region(window)))
+    return found
+
+
+_MUSCLE = (
+    rf"(?:{_LEG}|{_ARM}|flexors?|extensors?|abductors?|adductors?|peronei|peroneus|gluteus|iliopsoas|EDL|FDP|APB|"
+    r"dorsiflexion|plantarflexion|grip)"
+)
+_SIDE_BY_SIDE = rf"(?P<muscle>{_MUSCLE})[^.;:,\d]{{0,20}}?[:\s]\s*(?P<right>[0-5])[+-]?\s*/\s*(?P<left>[0-4])[+-]?(?![\d/])"
+_REFLEX_GRADE = r"(?<![\d/])(?P<grade>[34])\+(?!\s*/\s*5)(?:\s*/\s*[0-4]\+?)?"
+
+
+def _side_by_side_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Region | None]]:
+    """Right/left strength written side by side after the muscle ("Tibialis anterior 2/2-", "Hip
+    abductors 3+/3+"): the weaker side's grade. A "/5" denominator is read by ``_motor_grades``."""
+    if re.search(r"reflex|DTR|jerk", sent.text, re.IGNORECASE):
+        return []
+    found = []
+    for m in re.finditer(_SIDE_BY_SIDE, sent.text, re.IGNORECASE):
+        grade = min(int(m.group("right")), int(m.group("left")))
+        if grade < 5:
+            found.append((grade, _ev(note, sent, m), _limb_region(m.group("muscle"))))
+    return found
+
+
+def _reflex_grades(note: Note, sent: Sentence) -> list[tuple[str, Evidence]]:
+    """Reflex grades of 3+ or 4+ in a sentence about reflexes ("Reflexes: 3+/3 throughout") are
+    hyperreflexia (myelopathy)."""
+    section = note.section_at(sent.start)
+    in_reflex_section = section is not None and re.search(r"reflex|DTR", section.heading, re.IGNORECASE)
+    found = []
+    for m in re.finditer(_REFLEX_GRADE, sent.text):
+        near = sent.text[max(0, m.start() - 30) : m.end() + 30]
+        if in_reflex_section or re.search(r"reflex|DTR|jerk", near, re.IGNORECASE):
+            found.append(("myelopathy", _ev(note, sent, m)))
     return found
 
 
