@@ -135,3 +135,8 @@ SECTION_ROWS = [
 @pytest.mark.parametrize(("text", "kinds"), [r[1:] for r in SECTION_ROWS], ids=[r[0] for r in SECTION_ROWS])
 def test_sections(text: str, kinds: list[str]) -> None:
     assert [s.kind for s in find_sections(text)] == kinds
+
+
+def test_a_fusion_named_by_its_approach_is_prior_surgery() -> None:
+    facts = extract_facts(case_with("She is status post posterior fusion for spondylolisthesis, now new L4 leg pain."))
+    assert [s.region for s in facts.prior_surgery] == ["lumbar"]
