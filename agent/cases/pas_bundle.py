@@ -69,7 +69,12 @@ def check_resource(resource: Any, path: str, source: str) -> Resource:
     try:
         model.model_validate(resource)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # A required element that is absent (Claim.priority, Coverage.payor) does not stop a review: what
+        # umreview needs is checked where it is read. A present element of the wrong shape does.
+        errors = [e for e in exc.errors() if e["type"] != "missing"]
+        if not errors:
+            return resource
+        err = errors[0]
         where = fhir_path([p for p in err["loc"] if p != "__root__"], path)
         hint = " (an STU3- or R5-shaped element? PAS uses FHIR R4)" if err["type"] in SHAPE_ERRORS else ""
         msg = err["msg"].removeprefix("Value error, ")
