@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from scans import LINES_PER_PAGE, scanned_pdf  # noqa: E402
+from scans import LINES_PER_PAGE, scanned_pdf
 
-from agent.cases.attachments import OcrLimits, read_file  # noqa: E402
+from agent.cases.attachments import OcrLimits, read_file
 
 NOTE = Path(__file__).parent.parent / "evals" / "cases" / "lbp-dialysis-fever-esr-crp-mechanical-history.yaml"
 
@@ -41,7 +41,8 @@ def main() -> None:
         seconds = time.perf_counter() - started
     sent, got = Counter(text.split()), Counter(doc.text.split())
     recall = sum((sent & got).values()) / sum(sent.values())
-    print(f"{doc.ocr_pages} scanned pages OCR'd in {seconds:.1f} s: {seconds / doc.ocr_pages:.2f} s/page; words read back {recall:.3f}")
+    per_page = seconds / doc.ocr_pages
+    print(f"{doc.ocr_pages} scanned pages OCR'd in {seconds:.1f} s: {per_page:.2f} s/page; words read back {recall:.3f}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,11 @@ NOTE = "Date of service: 2026-09-20\nPT discharge summary: 8 weeks of physical t
 
 
 def write_case(folder: Path, attachments: list[dict[str, Any]], *, notes: str | None = None, name: str = "case.yaml") -> Path:
-    request: dict[str, Any] = {"patient": {"age": 52, "sex": "female"}, "procedures": [{"code": "72148"}], "attachments": attachments}
+    request: dict[str, Any] = {
+        "patient": {"age": 52, "sex": "female"},
+        "procedures": [{"code": "72148"}],
+        "attachments": attachments,
+    }
     if notes:
         request["clinical_notes"] = notes
     path = folder / name
@@ -32,7 +36,10 @@ def write_case(folder: Path, attachments: list[dict[str, Any]], *, notes: str | 
     [
         ("note.txt", NOTE.encode()),
         ("note.md", NOTE.encode()),
-        ("note.html", f"<html><head><style>p{{x:1}}</style><script>alert(1)</script></head><body><p>{NOTE}</p></body></html>".encode()),
+        (
+            "note.html",
+            f"<html><head><style>p{{x:1}}</style><script>alert(1)</script></head><body><p>{NOTE}</p></body></html>".encode(),
+        ),
     ],
     ids=["text", "markdown", "html"],
 )

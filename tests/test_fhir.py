@@ -41,8 +41,13 @@ def _without(resource_type: str) -> dict:
 @pytest.mark.parametrize(
     ("bundle", "field"),
     [
-        ({**_without("Claim"), "entry": [e for e in _without("Claim")["entry"] if e["resource"]["resourceType"] != "ServiceRequest"]},
-         "Bundle.entry"),
+        (
+            {
+                **_without("Claim"),
+                "entry": [e for e in _without("Claim")["entry"] if e["resource"]["resourceType"] != "ServiceRequest"],
+            },
+            "Bundle.entry",
+        ),
         (_without("DocumentReference"), "Bundle.entry[1].resource.supportingInfo[0].valueReference.reference"),
         (
             {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Claim", "status": 7}}]},

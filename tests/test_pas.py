@@ -62,7 +62,9 @@ def check_pas_response(body: dict[str, Any], request: dict[str, Any]) -> None:
     assert body["type"] == "collection" and body["timestamp"] and body["identifier"]
     assert all(e.get("fullUrl") for e in body["entry"])
     response = body["entry"][0]["resource"]
-    assert response["resourceType"] == "ClaimResponse" and response["status"] == "active" and response["use"] == "preauthorization"
+    assert (
+        response["resourceType"] == "ClaimResponse" and response["status"] == "active" and response["use"] == "preauthorization"
+    )
     assert response["outcome"] in ("complete", "partial", "error") and response["request"]
     urls = {e["fullUrl"] for e in body["entry"]}
     for key in ("patient", "insurer", "requestor"):
@@ -84,7 +86,9 @@ def actions(body: dict[str, Any]) -> list[str]:
     found = []
     for item in response["item"]:
         (action,) = [e for e in item["adjudication"][0]["extension"] if e["url"] == REVIEW_ACTION]
-        found.append(next(e for e in action["extension"] if e["url"] == REVIEW_ACTION_CODE)["valueCodeableConcept"]["coding"][0]["code"])
+        found.append(
+            next(e for e in action["extension"] if e["url"] == REVIEW_ACTION_CODE)["valueCodeableConcept"]["coding"][0]["code"]
+        )
     return found
 
 
@@ -100,7 +104,12 @@ PUBLIC = [
     ("inferno/conformant_pas_bundle_v110.json", 200, "partial", ["A4"]),
     ("inferno/conformant_pas_bundle_v110_multiple_items.json", 200, "partial", ["A4", "A4"]),
     ("inferno/conformant_pas_bundle_v110_uuid.json", 200, "partial", ["A4"]),
-    ("inferno/missing_referenced_resource_request_bundle.json", 422, "Bundle.entry[0].resource.careTeam[0].provider.reference", None),
+    (
+        "inferno/missing_referenced_resource_request_bundle.json",
+        422,
+        "Bundle.entry[0].resource.careTeam[0].provider.reference",
+        None,
+    ),
     ("inferno/nonconformant_pas_bundle_v110.json", 422, "Bundle.entry", None),
     ("prior-auth/bundle-items.json", 200, "complete", ["A4", "A4"]),  # home health HCPCS: reviewed, no spine guideline -> refer
     ("prior-auth/DatabaseResources-Claim.json", 200, "complete", ["A4", "A4"]),
@@ -110,14 +119,21 @@ PUBLIC = [
     ("prior-auth/bundle-with-only-claim.json", 422, "Bundle.entry[0].resource.patient.reference", None),
     ("prior-auth/bundle-prior-auth.json", 422, "Bundle.entry[1].resource.insurance", None),  # STU3-shaped DeviceRequest
     ("prior-auth/bundle-dtr.json", 422, "Bundle.entry[4].resource.clinicalStatus", None),  # STU3-shaped Condition
-    ("workbench/mri_lumbar_spine_golden.fhir-bundle.json", 200, "complete", ["A4"]),  # no Claim: the ServiceRequest is the request
+    (
+        "workbench/mri_lumbar_spine_golden.fhir-bundle.json",
+        200,
+        "complete",
+        ["A4"],
+    ),  # no Claim: the ServiceRequest is the request
     ("workbench/mri_lumbar_spine_missing_evidence.fhir-bundle.json", 200, "partial", ["A4"]),
     ("workbench/pas-claim-submit.bundle.json", 200, "partial", ["A4"]),  # item described only as text
 ]
 
 
 @pytest.mark.parametrize(("name", "status", "outcome", "codes"), PUBLIC, ids=[p[0] for p in PUBLIC])
-def test_public_payloads_are_answered_like_a_payer(name: str, status: int, outcome: str, codes: list[str] | None, submit: Any) -> None:
+def test_public_payloads_are_answered_like_a_payer(
+    name: str, status: int, outcome: str, codes: list[str] | None, submit: Any
+) -> None:
     got, body = answer(load(name), submit)
     assert got == status, body
     if status == 200:
@@ -170,8 +186,13 @@ def test_the_example_reads_with_its_document_as_an_attachment() -> None:
 
 
 def test_an_entered_in_error_document_is_never_used() -> None:
-    wrong = {"resourceType": "DocumentReference", "id": "wrong-patient", "status": "entered-in-error", "date": "2026-09-15T00:00:00Z",
-             "content": [{"attachment": {"contentType": "text/plain", "data": b64("Saddle anesthesia and urinary retention.")}}]}
+    wrong = {
+        "resourceType": "DocumentReference",
+        "id": "wrong-patient",
+        "status": "entered-in-error",
+        "date": "2026-09-15T00:00:00Z",
+        "content": [{"attachment": {"contentType": "text/plain", "data": b64("Saddle anesthesia and urinary retention.")}}],
+    }
     bundle = copy.deepcopy(EXAMPLE)
     bundle["entry"].append({"fullUrl": "urn:uuid:wrong", "resource": wrong})
     case = case_from_bundle(bundle)
@@ -180,9 +201,14 @@ def test_an_entered_in_error_document_is_never_used() -> None:
 
 def test_a_replaced_document_gives_way_to_the_current_one() -> None:
     bundle = copy.deepcopy(EXAMPLE)
-    newer = {"resourceType": "DocumentReference", "id": "addendum", "status": "current", "date": "2026-09-16T00:00:00Z",
-             "relatesTo": [{"code": "replaces", "target": {"reference": "urn:uuid:doc-1"}}],
-             "content": [{"attachment": {"contentType": "text/plain", "data": b64("Corrected note: 10 weeks of physical therapy.")}}]}
+    newer = {
+        "resourceType": "DocumentReference",
+        "id": "addendum",
+        "status": "current",
+        "date": "2026-09-16T00:00:00Z",
+        "relatesTo": [{"code": "replaces", "target": {"reference": "urn:uuid:doc-1"}}],
+        "content": [{"attachment": {"contentType": "text/plain", "data": b64("Corrected note: 10 weeks of physical therapy.")}}],
+    }
     bundle["entry"].append({"fullUrl": "urn:uuid:doc-2", "resource": newer})
     case = case_from_bundle(bundle)
     assert [a.text for a in case.request.attachments] == ["Corrected note: 10 weeks of physical therapy."]
@@ -192,7 +218,7 @@ def test_the_patient_is_claim_patient_not_the_first_patient() -> None:
     bundle = copy.deepcopy(EXAMPLE)
     parent = {"resourceType": "Patient", "id": "subscriber", "gender": "female", "birthDate": "1960-01-01"}
     bundle["entry"].insert(0, {"fullUrl": "urn:uuid:subscriber", "resource": parent})
-    child = resource(bundle, "Patient") if False else bundle["entry"][1]["resource"]
+    child = bundle["entry"][1]["resource"]
     child["birthDate"] = "2016-03-01"
     case = case_from_bundle(bundle)
     assert case.request.patient.age == 10 and case.request.patient.sex == "male"
@@ -200,8 +226,12 @@ def test_the_patient_is_claim_patient_not_the_first_patient() -> None:
 
 def test_level_of_service_urgent_is_expedited() -> None:
     def urgent(claim: dict[str, Any]) -> None:
-        claim["extension"] = [{"url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-levelOfServiceCode",
-                               "valueCodeableConcept": {"coding": [{"system": "https://codesystem.x12.org/005010/1338", "code": "U"}]}}]
+        claim["extension"] = [
+            {
+                "url": "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-levelOfServiceCode",
+                "valueCodeableConcept": {"coding": [{"system": "https://codesystem.x12.org/005010/1338", "code": "U"}]},
+            }
+        ]
 
     assert case_from_bundle(example(Claim=urgent)).request.urgency == "expedited"
     assert case_from_bundle(EXAMPLE).request.urgency == "standard"
@@ -211,18 +241,42 @@ def test_structured_evidence_is_read_each_as_its_own_document() -> None:
     bundle = copy.deepcopy(EXAMPLE)
     patient_ref = {"reference": "urn:uuid:patient-1"}
     extra = [
-        {"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "Post-void residual"}, "subject": patient_ref,
-         "effectiveDateTime": "2026-09-13", "valueQuantity": {"value": 450, "unit": "mL"}},
-        {"resourceType": "QuestionnaireResponse", "id": "q1", "status": "completed", "authored": "2026-09-12",
-         "item": [{"linkId": "pt", "text": "Weeks of physical therapy", "answer": [{"valueInteger": 8}]}]},
-        {"resourceType": "Communication", "id": "c1", "status": "completed", "sent": "2026-09-11T00:00:00Z",
-         "payload": [{"contentString": "Patient reports new numbness in both feet."}]},
-        {"resourceType": "Binary", "id": "bin1", "contentType": "text/html", "data": b64("<p>Clinic <b>letter</b>: MRI ordered.</p>")},
+        {
+            "resourceType": "Observation",
+            "id": "o1",
+            "status": "final",
+            "code": {"text": "Post-void residual"},
+            "subject": patient_ref,
+            "effectiveDateTime": "2026-09-13",
+            "valueQuantity": {"value": 450, "unit": "mL"},
+        },
+        {
+            "resourceType": "QuestionnaireResponse",
+            "id": "q1",
+            "status": "completed",
+            "authored": "2026-09-12",
+            "item": [{"linkId": "pt", "text": "Weeks of physical therapy", "answer": [{"valueInteger": 8}]}],
+        },
+        {
+            "resourceType": "Communication",
+            "id": "c1",
+            "status": "completed",
+            "sent": "2026-09-11T00:00:00Z",
+            "payload": [{"contentString": "Patient reports new numbness in both feet."}],
+        },
+        {
+            "resourceType": "Binary",
+            "id": "bin1",
+            "contentType": "text/html",
+            "data": b64("<p>Clinic <b>letter</b>: MRI ordered.</p>"),
+        },
     ]
     bundle["entry"] += [{"fullUrl": f"urn:uuid:{r['id']}", "resource": r} for r in extra]
     resource(bundle, "ServiceRequest")["note"] = [{"text": "Please expedite: worsening gait."}]
     claim = resource(bundle, "Claim")
-    claim["supportingInfo"].append({"sequence": 9, "category": {"text": "letter"}, "valueAttachment": {"url": "urn:uuid:bin1", "title": "Referral letter"}})
+    claim["supportingInfo"].append(
+        {"sequence": 9, "category": {"text": "letter"}, "valueAttachment": {"url": "urn:uuid:bin1", "title": "Referral letter"}}
+    )
     docs = {a.title: a for a in case_from_bundle(bundle).request.attachments}
     assert docs["Observation: Post-void residual"].text == "Post-void residual: 450 mL"
     assert "Weeks of physical therapy: 8" in docs["Questionnaire responses (DTR)"].text
@@ -235,7 +289,12 @@ def test_structured_evidence_is_read_each_as_its_own_document() -> None:
 
 def test_claim_diagnosis_codes_are_diagnoses() -> None:
     def cauda(claim: dict[str, Any]) -> None:
-        claim["diagnosis"].append({"sequence": 9, "diagnosisCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G83.4"}]}})
+        claim["diagnosis"].append(
+            {
+                "sequence": 9,
+                "diagnosisCodeableConcept": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "G83.4"}]},
+            }
+        )
 
     assert "G83.4" in case_from_bundle(example(Claim=cauda)).request.diagnoses
 
@@ -243,8 +302,15 @@ def test_claim_diagnosis_codes_are_diagnoses() -> None:
 def test_a_contained_document_is_read() -> None:
     bundle = copy.deepcopy(EXAMPLE)
     claim = resource(bundle, "Claim")
-    claim["contained"] = [{"resourceType": "DocumentReference", "id": "inline", "status": "current", "date": "2026-09-10T00:00:00Z",
-                           "content": [{"attachment": {"contentType": "text/plain", "data": b64("Contained note: foot drop on the left.")}}]}]
+    claim["contained"] = [
+        {
+            "resourceType": "DocumentReference",
+            "id": "inline",
+            "status": "current",
+            "date": "2026-09-10T00:00:00Z",
+            "content": [{"attachment": {"contentType": "text/plain", "data": b64("Contained note: foot drop on the left.")}}],
+        }
+    ]
     claim["supportingInfo"].append({"sequence": 8, "category": {"text": "note"}, "valueReference": {"reference": "#inline"}})
     assert "foot drop" in case_from_bundle(bundle).request.documentation
 
@@ -270,7 +336,9 @@ def test_an_unreadable_attachment_pends_the_request(submit: Any) -> None:
 
 def test_snomed_coded_items_are_referred_not_read_as_cpt() -> None:
     def snomed(claim: dict[str, Any]) -> None:
-        claim["item"][0]["productOrService"] = {"coding": [{"system": "http://snomed.info/sct", "code": "241615005", "display": "MRI of lumbar spine"}]}
+        claim["item"][0]["productOrService"] = {
+            "coding": [{"system": "http://snomed.info/sct", "code": "241615005", "display": "MRI of lumbar spine"}]
+        }
 
     request = read_pas_request(example(Claim=snomed))
     assert [ln.status for ln in request.lines] == ["refer", "review"] and "SNOMED CT" in request.lines[0].reason
@@ -280,8 +348,16 @@ def test_snomed_coded_items_are_referred_not_read_as_cpt() -> None:
 @pytest.mark.parametrize(
     ("change", "expression", "code"),
     [
-        (lambda b: b["entry"].append({"resource": {"resourceType": "Foo", "id": "x"}}), "Bundle.entry[5].resource.resourceType", "not-supported"),
-        (lambda b: resource(b, "Claim").__setitem__("patient", {"reference": "Patient/nobody"}), "Bundle.entry[1].resource.patient.reference", "not-found"),
+        (
+            lambda b: b["entry"].append({"resource": {"resourceType": "Foo", "id": "x"}}),
+            "Bundle.entry[5].resource.resourceType",
+            "not-supported",
+        ),
+        (
+            lambda b: resource(b, "Claim").__setitem__("patient", {"reference": "Patient/nobody"}),
+            "Bundle.entry[1].resource.patient.reference",
+            "not-found",
+        ),
         (lambda b: resource(b, "Claim").__setitem__("status", 7), "Bundle.entry[1].resource.status", "invalid"),
         (lambda b: resource(b, "Claim").__setitem__("patient", "Patient/1"), "Bundle.entry[1].resource.patient", "invalid"),
     ],
@@ -294,7 +370,9 @@ def test_bad_bundles_get_an_operation_outcome_with_the_fhir_path(change: Any, ex
     assert status == 422 and body["issue"][0]["code"] == code and body["issue"][0]["expression"] == [expression]
 
 
-@pytest.mark.parametrize(("raw", "status"), [(b"{not json", 400), (b"\xff\xfe", 400), (b"[]", 422), (b'{"resourceType": "Patient"}', 422)])
+@pytest.mark.parametrize(
+    ("raw", "status"), [(b"{not json", 400), (b"\xff\xfe", 400), (b"[]", 422), (b'{"resourceType": "Patient"}', 422)]
+)
 def test_non_bundles_get_an_operation_outcome(raw: bytes, status: int, submit: Any) -> None:
     got, body = pas_submit(raw, submit)
     assert got == status and body["resourceType"] == "OperationOutcome"
@@ -314,16 +392,25 @@ def test_other_claim_uses_are_answered_not_reviewed(submit: Any) -> None:
 
     status, body = answer(example(Claim=claim_use), submit)
     response = body["entry"][0]["resource"]
-    assert status == 200 and response["outcome"] == "error" and response["error"][0]["extension"][0]["valueString"].endswith(".use")
+    assert (
+        status == 200 and response["outcome"] == "error" and response["error"][0]["extension"][0]["valueString"].endswith(".use")
+    )
 
 
 def test_an_approval_carries_the_authorization_number(submit: Any) -> None:
-    status, body = answer(load("workbench/mri_lumbar_spine_golden.fhir-bundle.json"), submit)
+    from agent.cases.model import Decision
+
     request = read_pas_request(load("workbench/mri_lumbar_spine_golden.fhir-bundle.json"))
     det = submit(request.case).determination
-    if det.for_code("72148").decision.value == "approve":
-        response = response_bundle(request, det, review_id="R-1")["entry"][0]["resource"]
-        assert response["preAuthRef"] == "R-1"
+    approved = det.model_copy(
+        update={"determinations": [d.model_copy(update={"decision": Decision.approve}) for d in det.determinations]}
+    )
+    bundle = response_bundle(request, approved, review_id="R-1")
+    check_pas_response(bundle, request.bundle)
+    response = bundle["entry"][0]["resource"]
+    assert response["preAuthRef"] == "R-1" and actions(bundle) == ["A1"]
+    action = response["item"][0]["adjudication"][0]["extension"][0]
+    assert {"url": "number", "valueString": "R-1-1"} in action["extension"]
 
 
 def test_item_trace_numbers_are_echoed(submit: Any) -> None:

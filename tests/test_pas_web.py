@@ -46,7 +46,8 @@ def test_submit_answers_with_a_pas_response_bundle(client: TestClient, site: Sit
     review_id = next(i["value"] for i in claim_response["identifier"] if i["system"] == "https://umreview.dev/review-id")
     stored = client.get(f"/v1/reviews/{review_id}", headers=site.auth("reviewer"))
     assert stored.status_code == 200 and stored.json()["review"]["status"] == "recommendation"
-    assert {e["resource"]["resourceType"] for e in bundle["entry"][1:]} == {"Patient"}  # the example has no insurer/provider resources
+    # the example Bundle has no insurer or provider resources to send back
+    assert {e["resource"]["resourceType"] for e in bundle["entry"][1:]} == {"Patient"}
 
 
 @pytest.mark.parametrize("name", sorted(str(p.relative_to(PAS)) for p in PAS.rglob("*.json")))

@@ -35,7 +35,25 @@ SUFFIX_FOR = {
     "image/jpeg": ".jpg",
     "image/tiff": ".tif",
 }
-BLOCK_TAGS = ["p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section", "article", "pre", "blockquote", "dt", "dd"]
+BLOCK_TAGS = [
+    "p",
+    "div",
+    "li",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "section",
+    "article",
+    "pre",
+    "blockquote",
+    "dt",
+    "dd",
+]
 OCR_DPI = 200
 MIN_TEXT_LAYER_CHARS = 16  # a page with less text than this is treated as a scan and OCR'd
 
