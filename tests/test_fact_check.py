@@ -12,7 +12,9 @@ from agent.criteria.engine import Engine
 from agent.criteria.model import CriteriaSet
 from agent.facts.extract import extract_facts
 from agent.facts.model import ClinicalFacts
-from agent.review.fact_check import fact_disagreements, refer_on_unconfirmed_flags
+from agent.review.evidence import verify_reading
+from agent.review.fact_check import refer_on_unconfirmed_flags
+from agent.review.readings import reading_findings
 
 K = ViolationKind
 NO_CARE = "52 year old with 10 weeks of low back pain. Pain is worse since the last visit."
@@ -20,9 +22,13 @@ PT_8_WEEKS = "52 year old with low back pain for 10 weeks. Completed 8 weeks of 
 CAUDA = "48 year old with low back pain for 3 days and new urinary retention since yesterday."
 
 
-def facts_for(note: str) -> ClinicalFacts:
+def case_for(note: str) -> Case:
     request = {"patient": {"age": 50}, "procedures": [{"code": "72148"}], "clinical_notes": note}
-    return extract_facts(Case.model_validate({"id": "c", "request": request}))
+    return Case.model_validate({"id": "c", "request": request})
+
+
+def facts_for(note: str) -> ClinicalFacts:
+    return extract_facts(case_for(note))
 
 
 def reading(flags: list[str] = [], weeks: float | None = None) -> ReportedFacts:  # noqa: B006  # never mutated
@@ -55,13 +61,14 @@ def reading(flags: list[str] = [], weeks: float | None = None) -> ReportedFacts:
     ],
 )
 def test_disagreements_are_info_findings(note: str, reported: ReportedFacts, kinds: set[ViolationKind]) -> None:
-    found = fact_disagreements(reported, facts_for(note))
+    facts = facts_for(note)
+    found = reading_findings(facts, reported, verify_reading(case_for(note), reported, set(facts.present_flags())))
     assert {v.kind for v in found} == kinds
     assert all(v.severity == "info" and v.safe_decision is None for v in found)
 
 
 def test_no_reading_no_findings() -> None:
-    assert fact_disagreements(None, facts_for(NO_CARE)) == []
+    assert reading_findings(facts_for(NO_CARE), None, verify_reading(case_for(NO_CARE), None)) == []
 
 
 def offline(note: str, codes: list[str], engine: Engine, criteria: CriteriaSet) -> tuple[Determination, ClinicalFacts]:

@@ -22,7 +22,9 @@ from agent.cases.determination import (
     GuidelineCitation,
     NoteQuote,
     Provenance,
+    ReportedCare,
     ReportedFacts,
+    ReportedFlag,
     TokenUsage,
 )
 from agent.cases.model import Decision
@@ -64,13 +66,24 @@ class RedFlagReading(BaseModel):
     note_quote: str = Field(description="verbatim text from the note showing the red flag")
 
 
+class CareReading(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    modality: str = Field(description="physical therapy, an NSAID, chiropractic, home exercise program, ...")
+    weeks: float = Field(ge=0, description="weeks of this treatment actually received (completed or ongoing), never planned")
+    note_quote: str = Field(description="verbatim text naming the treatment together with its dates or duration")
+
+
 class NoteReading(BaseModel):
-    """What the note documents, read independently of any decision."""
+    """What the note documents, read independently of any decision; every fact carries a verbatim quote."""
 
     model_config = ConfigDict(extra="forbid")
     red_flags: list[RedFlagReading] = Field(default_factory=list, description="affirmed red flags only")
     conservative_care_weeks: float | None = Field(
         default=None, ge=0, description="total weeks of documented conservative care; null if none documented"
+    )
+    conservative_care: list[CareReading] = Field(default_factory=list, description="each course of care received")
+    candidacy_quote: str | None = Field(
+        default=None, description="verbatim text of a planned injection or procedure, or a surgical referral; null if none"
     )
 
 
@@ -196,5 +209,12 @@ def to_determination(
             red_flags=flags,
             red_flag_quotes=[q for r in reading.red_flags for q in _quote(note, r.note_quote)],
             conservative_care_weeks=reading.conservative_care_weeks,
+            flag_evidence=[ReportedFlag(flag=r.flag, quote=q) for r in reading.red_flags for q in _quote(note, r.note_quote)],
+            care=[
+                ReportedCare(modality=c.modality, weeks=c.weeks, quote=q)
+                for c in reading.conservative_care
+                for q in _quote(note, c.note_quote)
+            ],
+            candidacy_quote=next(iter(_quote(note, reading.candidacy_quote)), None),
         ),
     )

@@ -96,6 +96,9 @@ class ViolationKind(StrEnum):
     decision_disagreement = "decision_disagreement"
     model_red_flag_unconfirmed = "model_red_flag_unconfirmed"
     conservative_care_disagreement = "conservative_care_disagreement"
+    model_evidence_refused = "model_evidence_refused"
+    model_evidence_verified = "model_evidence_verified"
+    readers_disagree = "readers_disagree"
 
 
 class Severity(StrEnum):
@@ -148,14 +151,33 @@ class Provenance(BaseModel):
     usage: TokenUsage | None = Field(default=None, description="tokens used by all drafts of this case (LLM backends)")
 
 
+class ReportedFlag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    flag: str
+    quote: NoteQuote
+
+
+class ReportedCare(BaseModel):
+    """One course of conservative care as the model read it: the quote must carry its dates or duration."""
+
+    model_config = ConfigDict(extra="forbid")
+    modality: str
+    weeks: float = Field(ge=0)
+    quote: NoteQuote
+
+
 class ReportedFacts(BaseModel):
-    """What a language model says it read in the note. Never trusted: compared with the rules' facts."""
+    """What a language model says it read in the note. Never trusted as such: each fact counts only
+    when its evidence checks out (``agent.review.evidence``)."""
 
     model_config = ConfigDict(extra="forbid")
     extractor: str = Field(description="e.g. 'llm:gpt-4o-mini'")
     red_flags: list[str] = Field(default_factory=list)
     red_flag_quotes: list[NoteQuote] = Field(default_factory=list)
     conservative_care_weeks: float | None = Field(default=None, ge=0)
+    flag_evidence: list[ReportedFlag] = Field(default_factory=list, description="each red flag with its quote")
+    care: list[ReportedCare] = Field(default_factory=list, description="courses of care with the quotes dating them")
+    candidacy_quote: NoteQuote | None = Field(default=None, description="the planned injection or surgical referral")
 
 
 class Fallback(BaseModel):

@@ -237,6 +237,7 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
         m for m in note.mentions("candidacy", spec["positive"]) if not (m.modifiers & {Modifier.NEGATED, Modifier.FAMILY})
     ]
     negative = [m for m in note.mentions("no_candidacy", spec["negative"]) if Modifier.FAMILY not in m.modifiers]
+    positive += _planned_interventions(note, spec["naming"], spec["negative"])
     # Candidacy is a plan by nature: "considering ESI" counts although ConText calls it hypothetical.
     # When the patient declines after the options were only discussed, the later statement wins; when
     # the note also records a decision to go ahead ("wishes to proceed w/ TFESI", "ESI scheduled"),
@@ -255,6 +256,24 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     if negative:
         return Fact(status=FactStatus.absent, discounted=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in negative))
     return Fact()
+
+
+_PLANS = {"plan", "assessment_and_plan"}
+_NOT_PLANNED = {Modifier.NEGATED, Modifier.FAMILY, Modifier.HISTORICAL, Modifier.RESOLVED}
+
+
+def _planned_interventions(note: Note, naming: list[str], refusals: list[str]) -> list[Mention]:
+    """An intervention named in the plan ("P: L4-5 / L5-S1 TFESI per MRI") is a planned one, unless the
+    same sentence refuses it ("Plan: declines ESI")."""
+    refused = rx("|".join(refusals))
+    found = []
+    for m in note.mentions("candidacy:plan", naming):
+        section = note.section_at(m.start)
+        if section is None or section.kind not in _PLANS or m.modifiers & _NOT_PLANNED:
+            continue
+        if not refused.search(m.sentence.text):
+            found.append(m)
+    return found
 
 
 def _progression(note: Note, lex: dict[str, Any], kinds: tuple[str, ...] = ("worsening", "persistent")) -> Fact:

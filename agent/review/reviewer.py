@@ -26,7 +26,9 @@ from agent.facts.extract import extract_facts
 from agent.facts.model import ClinicalFacts
 from agent.knowledge.base import KnowledgeBase
 from agent.knowledge.retrieval import Filters, Hit
-from agent.review.fact_check import fact_disagreements, refer_on_unconfirmed_flags
+from agent.review.evidence import verify_reading
+from agent.review.fact_check import refer_on_unconfirmed_flags
+from agent.review.readings import disputed, merged_facts, reading_findings, refer_on_disputed
 from agent.review.validator import Validator, apply_safe_outcome
 
 log = logging.getLogger(__name__)
@@ -112,8 +114,12 @@ class Reviewer:
                 break
             usage = _plus(usage, candidate.provenance.usage)
             reported = candidate.llm_facts or reported
-            violations = self.validator.validate(candidate, case, request.facts)
-            violations += fact_disagreements(candidate.llm_facts, request.facts)
+            verified = verify_reading(case, candidate.llm_facts, set(request.facts.present_flags()))
+            merged = merged_facts(request.facts, verified)
+            violations = self.validator.validate(
+                candidate, case, request.facts, merged=merged, disputed=disputed(candidate.llm_facts, verified)
+            )
+            violations += reading_findings(request.facts, candidate.llm_facts, verified)
             blocking = [v for v in violations if v.severity != Severity.info]
             if not blocking:
                 draft = candidate
@@ -122,8 +128,14 @@ class Reviewer:
             feedback = blocking
         if draft is None:
             log.info("case %s: falling back to the rules engine after %d attempt(s)", case.id, attempts)
-            offline = OfflineBackend().draft(request)
-            checked = self.validator.validate(offline, case, request.facts) + fact_disagreements(reported, request.facts)
+            # The fallback keeps the model's verified facts: evidence that checked out is not discarded
+            # because the draft around it failed (a bad citation, say).
+            verified = verify_reading(case, reported, set(request.facts.present_flags()))
+            merged = merged_facts(request.facts, verified)
+            fallback_request = request.model_copy(update={"facts": merged, "engine": self.engine.decide(case, merged)})
+            offline = OfflineBackend().draft(fallback_request)
+            checked = self.validator.validate(offline, case, request.facts, merged=merged)
+            checked += reading_findings(request.facts, reported, verified)
             final = apply_safe_outcome(offline, checked).model_copy(
                 update={"fallback": Fallback(reasons=reasons, attempts=attempts), "llm_facts": reported}
             )
@@ -131,7 +143,9 @@ class Reviewer:
             final = apply_safe_outcome(draft, violations)
         provenance = final.provenance.model_copy(update={"attempts": attempts, "usage": usage})
         final = final.model_copy(update={"provenance": provenance})
-        return refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
+        final = refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
+        verified = verify_reading(case, reported, set(request.facts.present_flags()))
+        return refer_on_disputed(final, case, request.facts, reported, verified, self.engine)
 
 
 def _plus(total: TokenUsage | None, more: TokenUsage | None) -> TokenUsage | None:

@@ -53,8 +53,13 @@ class Validator:
         self.corpus = corpus
         self.engine = engine
 
-    def validate(self, det: Determination, case: Case, facts: ClinicalFacts) -> list[Violation]:
-        """All violations of ``det``; ``facts`` must come from the deterministic extractor."""
+    def validate(
+        self, det: Determination, case: Case, facts: ClinicalFacts, *, merged: ClinicalFacts | None = None, disputed: bool = False
+    ) -> list[Violation]:
+        """All violations of ``det``. ``facts`` come from the deterministic extractor; ``merged`` adds the
+        model's verified facts (decisions are checked against it); ``disputed`` says the model reported a
+        decision-moving fact that was refused, so an approval it supports is referred, not denied."""
+        decide_on = merged or facts
         found: list[Violation] = []
         requested = case.request.codes
         by_code = {d.code: d for d in det.determinations}
@@ -69,15 +74,15 @@ class Validator:
                     _v(K.unrequested_code, Severity.unsafe, f"decision for code {d.code}, which was not requested", d.code)
                 )
                 continue
-            found += self._check_code(d, case, facts)
-        missed = [f for f in facts.present_flags() if f not in det.red_flags]
+            found += self._check_code(d, case, decide_on, disputed)
+        missed = [f for f in decide_on.present_flags() if f not in det.red_flags]
         if missed:
             found.append(
                 _v(K.red_flag_disagreement, Severity.info, f"red flag(s) found in the note but not reported: {', '.join(missed)}")
             )
         return found
 
-    def _check_code(self, d: CodeDetermination, case: Case, facts: ClinicalFacts) -> list[Violation]:
+    def _check_code(self, d: CodeDetermination, case: Case, facts: ClinicalFacts, disputed: bool) -> list[Violation]:
         note = case.request.documentation
         found: list[Violation] = []
         info = self.criteria.codes.codes.get(d.code)
@@ -108,10 +113,12 @@ class Validator:
                 found += _citation_violations(d.code, finding.citation, self.corpus)
         for cite in d.citations:
             found += _citation_violations(d.code, cite, self.corpus)
-        found += self._check_decision(d, case, facts, info.region.value)
+        found += self._check_decision(d, case, facts, info.region.value, disputed)
         return found
 
-    def _check_decision(self, d: CodeDetermination, case: Case, facts: ClinicalFacts, region: str) -> list[Violation]:
+    def _check_decision(
+        self, d: CodeDetermination, case: Case, facts: ClinicalFacts, region: str, disputed: bool
+    ) -> list[Violation]:
         bearing = {f for t in self.criteria.topics if region in t.regions for f in t.red_flags}
         flags = [f for f in facts.present_flags() if f in bearing]
         rules = self.engine.decide_code(case, facts, d.code)
@@ -157,7 +164,7 @@ class Validator:
                     Severity.unsafe,
                     f"approval without the required conservative care ({have})",
                     d.code,
-                    rules.decision,
+                    Decision.refer if disputed else rules.decision,
                 )
             ]
         return [
@@ -166,7 +173,7 @@ class Validator:
                 Severity.unsafe,
                 f"approval although the criteria engine recommends {rules.decision.value}",
                 d.code,
-                rules.decision if rules.decision == Decision.refer else Decision.refer,
+                Decision.refer,
             )
         ]
 
