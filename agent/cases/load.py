@@ -17,6 +17,8 @@ from agent.cases.fhir import case_from_bundle
 from agent.cases.model import CASE_SUFFIXES, Case, case_from_data
 from agent.errors import CaseFileError
 
+TOO_DEEP = "nested too deeply to read (thousands of levels); a case file is a few levels deep"
+
 
 def _parse_file(path: Path) -> list[tuple[str, Any]]:
     suffix = path.suffix.lower()
@@ -33,6 +35,8 @@ def _parse_file(path: Path) -> list[tuple[str, Any]]:
                 items.append((f"{path}:{lineno}", json.loads(line)))
             except json.JSONDecodeError as exc:
                 items.append((f"{path}:{lineno}", CaseFileError(f"{path}:{lineno}", "", f"invalid JSON ({exc.msg})")))
+            except RecursionError:
+                items.append((f"{path}:{lineno}", CaseFileError(f"{path}:{lineno}", "", TOO_DEEP)))
         return items
     try:
         data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
@@ -42,6 +46,8 @@ def _parse_file(path: Path) -> list[tuple[str, Any]]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise CaseFileError(path, "", f"invalid YAML{where}") from None
+    except RecursionError:
+        raise CaseFileError(path, "", TOO_DEEP) from None
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
         return [(str(path), case_from_bundle(data, source=str(path)))]
     return [(str(path), data)]
