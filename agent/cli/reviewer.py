@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
 
     @audit_app.command("verify")
     def verify(as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False) -> None:
-        """Check the hash chain and every review row; exit 1 if anything was edited or deleted."""
+        """Check the hash chain, every review row and every API token; exit 1 if anything was edited or deleted."""
         from agent.store.reviews import Store
 
         with user_errors():
