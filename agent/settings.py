@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         description="Mark workbench cookies Secure (send them over HTTPS only); turn on behind TLS. Always on for https requests",
     )
     clock_standard_days: int = Field(default=7, ge=1, description="Decision clock for standard requests, in calendar days")
+    ocr_max_pages: int = Field(default=50, ge=0, le=2000, description="Scanned pages OCR'd per document; more is refused")
+    ocr_page_timeout: float = Field(default=60.0, gt=0, description="Seconds of OCR allowed per scanned page")
+    fhir_max_body_bytes: int = Field(
+        default=50_000_000, ge=1, description="Largest FHIR $submit body (scanned records inline); other routes keep 2 MB"
+    )
     max_note_chars: int = Field(
         default=100_000, ge=1000, description="Longest documentation (notes and attachment text) one web request may send"
     )
