@@ -287,12 +287,25 @@ def test_8_the_cli_reports_a_deep_file_and_reviews_the_rest(tmp_path: Path) -> N
     (tmp_path / "deep.json").write_text(DEEP_JSON)
     (tmp_path / "deep.yaml").write_text(DEEP_YAML)
     (tmp_path / "deep.jsonl").write_text(DEEP_JSON + "\n")
+    (tmp_path / "long-number.json").write_text('{"id": 1' + "0" * 5000 + "}")
     (tmp_path / "good.yaml").write_text(EXAMPLE_YAML)
     result = CliRunner().invoke(app, ["review", str(tmp_path), "--json", "--no-store"])
     assert result.exit_code == 2, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.stderr.count("nested too deeply") == 3 and "Traceback" not in result.output
+    assert "number too long" in result.stderr
     assert "cervical-fusion" in result.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="PAS intake (agent/cases/pas_submit.py, the intake engineer's) lets json's integer-digit ValueError "
+    "through as a 500; remove this mark when it answers 4xx",
+)
+def test_8_fhir_submit_survives_a_number_of_thousands_of_digits(client: TestClient, site: Site) -> None:
+    headers = {**site.auth("reviewer"), "content-type": "application/fhir+json"}
+    response = client.post("/fhir/Claim/$submit", content=b'{"resourceType": 1' + b"0" * 5000 + b"}", headers=headers)
+    assert response.status_code < 500
 
 
 # -- 9. a rejected ingest leaves nothing behind --------------------------------------------------------

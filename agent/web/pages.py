@@ -151,7 +151,7 @@ async def submit(
             case = case_from_bundle(data, source=source)
         else:
             case = case_from_data(data, source)
-    except (yaml.YAMLError, json.JSONDecodeError):
+    except (yaml.YAMLError, ValueError):  # ValueError: JSONDecodeError, or a number of thousands of digits
         error = f"{source}: the text is neither valid YAML nor JSON."
         return render(request, "new.html", http_status=422, who=who, error=error, text=case_text, **choices)
     except RecursionError:
