@@ -40,6 +40,13 @@ class CriteriaFileError(UmreviewError):
         super().__init__(f"{self.path}: {field}: {problem}" if field else f"{self.path}: {problem}")
 
 
+class RequestTooLarge(UmreviewError):
+    """A request asks for more work than the configured limits allow (HTTP 413, exit code 2).
+    The message names the limit, the amount found and the setting that raises it."""
+
+    exit_code = 2
+
+
 class ConfigError(UmreviewError):
     """A setting is missing or invalid (exit code 2)."""
 

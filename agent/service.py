@@ -18,6 +18,7 @@ from agent.letters.draft import letter_from_record
 from agent.letters.model import Audience, Letter, LetterFormat, LineOfBusiness, PlanInfo
 from agent.letters.render import letter_bytes
 from agent.review.ask import Answer, RulesAnswerer, check_answer
+from agent.review.limits import check_limits
 from agent.review.reviewer import Reviewer
 from agent.settings import Settings, get_settings
 from agent.store.reviews import ReviewRecord, Store
@@ -39,7 +40,9 @@ class Service:
             return self._reviewers[key]
 
     def submit(self, case: Case, *, actor: str, received_at: datetime | None = None, policy: str | None = None) -> ReviewRecord:
-        """Review a case and store the recommendation (a ``reviewed`` event)."""
+        """Review a case and store the recommendation (a ``reviewed`` event); a case over the per-request
+        limits (``agent.review.limits``) is refused first."""
+        check_limits(case, self.settings)  # before any work: a request over a limit costs nothing
         require_read(case)  # an attachment path without its text cannot be resolved here
         clean = case.model_copy(update={"expected": None})  # labels never reach the reviewer
         determination = self.reviewer(policy).review(clean)

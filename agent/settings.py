@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     fhir_max_body_bytes: int = Field(
         default=50_000_000, ge=1, description="Largest FHIR $submit body (scanned records inline); other routes keep 2 MB"
     )
+    max_note_chars: int = Field(
+        default=100_000, ge=1000, description="Longest documentation (notes and attachment text) one web request may send"
+    )
+    max_codes: int = Field(default=10, ge=1, le=1000, description="Most procedure codes one web request may ask for")
+    max_attachment_pages: int = Field(default=100, ge=1, description="Most attachment pages (all attachments) in one web request")
+    public_api_docs: bool = Field(
+        default=False, description="Serve /docs, /redoc and /openapi.json without a token (they need one by default)"
+    )
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def,override]  # pydantic-settings hook signature

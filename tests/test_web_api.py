@@ -206,8 +206,8 @@ def test_health_and_readiness_need_no_token(client: TestClient) -> None:
     assert ready.status_code == 200 and ready.json()["status"] == "ready" and ready.json()["kb_version"].startswith("kb-")
 
 
-def test_openapi_documents_the_v1_and_fhir_routes(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+def test_openapi_documents_the_v1_and_fhir_routes(client: TestClient, site: Site) -> None:
+    paths = client.get("/openapi.json", headers=site.auth("reviewer")).json()["paths"]
     assert {"/v1/reviews", "/v1/reviews/{review_id}", "/v1/reviews/{review_id}/sign", "/fhir/Claim/$submit"} <= set(paths)
     assert not any(p.startswith(("/login", "/new")) for p in paths)  # the workbench pages stay out of the API
 
@@ -486,7 +486,7 @@ def test_first_start_writes_a_private_admin_token_once(kb: KnowledgeBase, tmp_pa
         assert c.get("/v1/reviews", headers=first.auth("admin")).status_code == 200
     make_site(kb, tmp_path)  # second start over the same database
     assert token_file.read_text().strip() == token
-    admins = [row for row in TokenStore(first.service.store.engine).list() if row.role == "admin"]
+    admins = [row for row in TokenStore(first.service.store).list() if row.role == "admin"]
     assert len(admins) == 1
 
 

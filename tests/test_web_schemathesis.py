@@ -25,7 +25,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
 
 @pytest.fixture(scope="module")
 def api_schema(site: Site) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_asgi("/openapi.json", site.app)
+    return schemathesis.openapi.from_asgi("/openapi.json", site.app, headers=site.auth("reviewer"))  # the docs need a token
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

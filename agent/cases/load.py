@@ -18,6 +18,9 @@ from agent.cases.fhir import case_from_bundle
 from agent.cases.model import CASE_SUFFIXES, Case, case_from_data
 from agent.errors import CaseFileError
 
+TOO_DEEP = "nested too deeply to read (thousands of levels); a case file is a few levels deep"
+TOO_LONG = "holds a number too long to read (thousands of digits)"
+
 
 def _parse_file(path: Path) -> list[tuple[str, Any]]:
     suffix = path.suffix.lower()
@@ -34,6 +37,10 @@ def _parse_file(path: Path) -> list[tuple[str, Any]]:
                 items.append((f"{path}:{lineno}", json.loads(line)))
             except json.JSONDecodeError as exc:
                 items.append((f"{path}:{lineno}", CaseFileError(f"{path}:{lineno}", "", f"invalid JSON ({exc.msg})")))
+            except RecursionError:
+                items.append((f"{path}:{lineno}", CaseFileError(f"{path}:{lineno}", "", TOO_DEEP)))
+            except ValueError:
+                items.append((f"{path}:{lineno}", CaseFileError(f"{path}:{lineno}", "", TOO_LONG)))
         return items
     try:
         data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
@@ -43,6 +50,10 @@ def _parse_file(path: Path) -> list[tuple[str, Any]]:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise CaseFileError(path, "", f"invalid YAML{where}") from None
+    except RecursionError:
+        raise CaseFileError(path, "", TOO_DEEP) from None
+    except ValueError:
+        raise CaseFileError(path, "", TOO_LONG) from None
     if isinstance(data, dict) and data.get("resourceType") == "Bundle":
         return [(str(path), case_from_bundle(data, source=str(path)))]
     return [(str(path), data)]

@@ -56,6 +56,13 @@ class Patient(BaseModel):
     age: int = Field(ge=0, le=130, description="Age in whole years")
     sex: Sex = Sex.unknown
 
+    @field_validator("age", mode="before")
+    @classmethod
+    def _age_not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML's `age: true` would otherwise be read as 1
+            raise ValueError("age must be a number of years, not true/false")
+        return value
+
 
 class Procedure(BaseModel):
     model_config = _STRICT
@@ -102,6 +109,13 @@ class Request(BaseModel):
     note_date: date | None = None
     clinical_notes: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)
+
+    @field_validator("note_date")
+    @classmethod
+    def _not_in_the_future(cls, value: date | None) -> date | None:
+        if value is not None and value > date.today():
+            raise ValueError(f"note_date {value.isoformat()} is in the future; give the date the note was written")
+        return value
 
     @model_validator(mode="after")
     def _some_documentation(self) -> Request:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
@@ -123,7 +124,7 @@ def _load_labeled(targets: list[Path]) -> tuple[list[Case], dict[str, str], bool
 
     loaded = load_cases(targets)
     for problem in loaded.errors:
-        err.print(f"[red]error:[/] {problem}")
+        err.print(f"[red]error:[/] {escape(str(problem))}")
     unlabeled = [c for c in loaded.cases if c.expected is None]
     for case in unlabeled:
         err.print(f"[red]error:[/] {loaded.sources[case.id]}: expected: case {case.id!r} has no labels")
@@ -226,7 +227,7 @@ def register(app: typer.Typer) -> None:
             kb = knowledge_base(eval_settings(no_cache or repeat > 1))
             reviewer = Reviewer(kb, backend=backend, policy=policy, retrieve=True)
         except UmreviewError as exc:  # a bad baseline, backend or criteria set: say so before any case runs
-            err.print(f"[red]error:[/] {exc}")
+            err.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(exc.exit_code) from None
         _warn_unscored(cases, sources, reviewer)
         finished, interrupted = _run(cases, sources, reviewer, repeat)

@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -75,7 +76,7 @@ def review(
 
     loaded = load_cases(paths)
     for problem in loaded.errors:
-        err.print(f"[red]error:[/] {problem}")
+        err.print(f"[red]error:[/] {escape(str(problem))}")
     if not loaded.cases:
         raise typer.Exit(2)
     overrides = {k: v for k, v in {"openai_model": model, "llm_cache": False if no_cache else None}.items() if v is not None}
@@ -164,16 +165,21 @@ def ingest(
     from agent.knowledge.ingest import ingest_files
 
     kb = KnowledgeBase()
-    if paths:
-        for file in ingest_files(paths, kb.settings.guidelines_dir):
-            err.print(f"added {file.name}")
+    written = ingest_files(paths, kb.settings.guidelines_dir) if paths else []
     with _progress() as progress:
         task = progress.add_task("embedding chunks", total=None)
 
         def tick(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        added, deleted = kb.sync(tick)
+        try:
+            added, deleted = kb.sync(tick)
+        except UmreviewError:
+            for file in written:  # the knowledge base refused them: leave it as it was
+                file.unlink(missing_ok=True)
+            raise
+    for file in written:
+        err.print(f"added {file.name}", markup=False, highlight=False)
     size = f"{len(kb.corpus.chunks)} chunks from {len(kb.corpus.documents)} documents"
     out.print(f"knowledge base {kb.version}: {size}; {added} embedded, {deleted} removed")
 
@@ -202,7 +208,7 @@ def main() -> None:
     try:
         app()
     except UmreviewError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        err.print(f"[red]error:[/] {escape(str(exc))}")  # messages may hold [brackets] (regexes): not markup
         sys.exit(exc.exit_code)
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -59,7 +60,7 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except UmreviewError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(exc.exit_code) from None
 
 
@@ -136,7 +137,7 @@ def register(app: typer.Typer) -> None:
 
     @audit_app.command("verify")
     def verify(as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False) -> None:
-        """Check the hash chain and every review row; exit 1 if anything was edited or deleted."""
+        """Check the hash chain, every review row and every API token; exit 1 if anything was edited or deleted."""
         from agent.store.reviews import Store
 
         with user_errors():

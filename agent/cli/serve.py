@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         settings = get_settings()
         from agent.store.reviews import Store
 
-        path = TokenStore(Store(settings=settings).engine, settings.api_tokens).ensure_admin(settings.data_dir)
+        path = TokenStore(Store(settings=settings), settings.api_tokens).ensure_admin(settings.data_dir)
         if path:
             token = path.read_text().strip()
             url = f"http://{host}:{port}/login"
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         from agent.store.reviews import Store
         from agent.web.auth import Role, TokenStore
 
-        token = TokenStore(Store().engine).create(name, Role(role.value))
+        token = TokenStore(Store()).create(name, Role(role.value), actor="cli")
         out.print(token)
 
     @token_app.command("hash")
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         from agent.store.reviews import Store
         from agent.web.auth import TokenStore
 
-        store = TokenStore(Store().engine, get_settings().api_tokens)
+        store = TokenStore(Store(), get_settings().api_tokens)
         table = Table("id", "name", "role", "created", "revoked")
         for row in store.list():
             table.add_row(row.id, row.name, row.role, row.created_at.strftime("%Y-%m-%d %H:%M"), "yes" if row.revoked else "")
@@ -120,5 +120,5 @@ def register(app: typer.Typer) -> None:
         from agent.store.reviews import Store
         from agent.web.auth import TokenStore
 
-        TokenStore(Store().engine).revoke(token_id)
+        TokenStore(Store()).revoke(token_id, actor="cli")
         out.print(f"revoked {token_id}")

@@ -16,6 +16,7 @@ from agent.cases.model import RED_FLAG_IDS, Case
 from agent.facts.care import conservative_care, prior_surgeries
 from agent.facts.codes import flag_codes
 from agent.facts.context import Mention, Modifier
+from agent.facts.injection import find_instructions
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.facts.note import Note, lexicon, rx
 from agent.facts.textspans import Sentence, split_sentences
@@ -308,11 +309,7 @@ def _symptoms(note: Note, lex: dict[str, Any]) -> tuple[Fact, list[Region]]:
 
 
 def _injections(note: Note, lex: dict[str, Any]) -> list[Evidence]:
-    found = []
-    for pattern in lex["injection"]:
-        for m in rx(pattern).finditer(note.text):
-            found.append(note.evidence(m.start(), m.end()))
-    return _dedupe(found)
+    return _dedupe(note.evidence(s.start, s.end) for s in find_instructions(note.text))  # phrasings: data/injection.yaml
 
 
 def extract_facts(case: Case) -> ClinicalFacts:

@@ -7,13 +7,15 @@ the file name). Files land in ``<data_dir>/guidelines`` and are embedded increme
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from datetime import date
 from pathlib import Path
 
 import yaml
 
-from agent.errors import CaseFileError
+from agent.errors import CaseFileError, CriteriaFileError
 from agent.knowledge.documents import DOCUMENT_SUFFIXES, parse_markdown_document
 
 
@@ -76,18 +78,33 @@ def to_markdown(path: Path) -> str:
     return f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n\n{body}"
 
 
+def _checked(file: Path, markdown: str) -> None:
+    """Parse ``markdown`` as a guideline document, naming ``file`` (not a scratch copy) if it is malformed."""
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / f"{_slug(file.stem)}.md"
+        copy.write_text(markdown, encoding="utf-8")
+        try:
+            parse_markdown_document(copy, builtin=False)
+        except CriteriaFileError as exc:
+            raise CriteriaFileError(file, exc.field, exc.problem) from None
+
+
 def ingest_files(paths: list[Path], target: Path) -> list[Path]:
-    """Convert and copy documents into ``target``; return the written files."""
-    target.mkdir(parents=True, exist_ok=True)
-    written = []
+    """Convert and copy documents into ``target``; return the written files. Every file is checked
+    before any is written, so a rejected document never lands in ``target`` (where it would break
+    every later command until removed by hand)."""
+    ready: list[tuple[Path, str]] = []
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.suffix.lower() in DOCUMENT_SUFFIXES) if path.is_dir() else [path]
         for file in files:
             if not file.exists():
                 raise CaseFileError(file, "", "no such file")
             markdown = to_markdown(file)
-            out = target / f"{_slug(file.stem)}.md"
-            out.write_text(markdown, encoding="utf-8")
-            parse_markdown_document(out, builtin=False)  # fail now, naming the file, if it is malformed
-            written.append(out)
-    return written
+            _checked(file, markdown)  # fail now, naming the file, if it is malformed
+            ready.append((target / f"{_slug(file.stem)}.md", markdown))
+    target.mkdir(parents=True, exist_ok=True)
+    for out, markdown in ready:
+        partial = out.with_name(out.name + ".partial")  # not a document suffix: never read half-written
+        partial.write_text(markdown, encoding="utf-8")
+        os.replace(partial, out)
+    return [out for out, _ in ready]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from agent.cases.determination import CriterionStatus
 
@@ -65,6 +65,13 @@ class Signature(BaseModel):
     decision: Literal["uphold", "overturn"]
     signed_at: datetime | None = Field(default=None, validation_alias=AliasChoices("signed_at", "at"))
     reason: str | None = None
+
+    @field_validator("reviewer", "credentials")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # Printed inside letter lines: a line break here could start a forged heading (sign-off refuses
+        # them; this also covers a sign-off stored before it did).
+        return " ".join("".join(c if c.isprintable() else " " for c in value).split())
 
 
 class PlanInfo(BaseModel):

@@ -197,8 +197,14 @@ def template_env(autoescape: bool = False) -> Environment:
     return env
 
 
+_HTML_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
 def letter_markdown(letter: Letter) -> str:
-    return template_env().get_template("letter.md.j2").render(letter=letter, banner=DRAFT_BANNER)
+    """The letter as Markdown. Raw HTML is neutralised (``<script>`` -> ``&lt;script>``): Markdown viewers
+    render inline HTML, and signer names or plan details are not trusted to be free of it."""
+    text = template_env().get_template("letter.md.j2").render(letter=letter, banner=DRAFT_BANNER)
+    return _HTML_TAG_START.sub("&lt;", text)
 
 
 def letter_html(letter: Letter) -> str:

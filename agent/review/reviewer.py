@@ -86,7 +86,10 @@ class Reviewer:
         return dict(zip(case.request.codes, self.kb.search_many(queries), strict=True))
 
     def request_for(self, case: Case) -> DraftRequest:
-        facts = extract_facts(case)
+        facts = extract_facts(case)  # per case and lock-free: a long note never makes other requests wait
+        if self.retrieve:
+            with self._prepare_lock:  # the shared, lazily built retriever is built once, by one thread
+                self.kb.retriever  # noqa: B018  # (the property builds it)
         return DraftRequest(
             case=case,
             facts=facts,
@@ -99,8 +102,7 @@ class Reviewer:
 
     def review(self, case: Case) -> Determination:
         """The final determination for ``case``; thread-safe (batches call it from worker threads)."""
-        with self._prepare_lock:  # extraction, engine and retrieval: shared lazily-built state
-            request = self.request_for(case)
+        request = self.request_for(case)
         draft, violations, reasons, attempts = None, [], [], 0
         usage: TokenUsage | None = None
         reported: ReportedFacts | None = None

@@ -41,6 +41,16 @@ class EventKind(StrEnum):
     letter_drafted = "letter_drafted"
     signed = "signed"
     overridden = "overridden"
+    token_created = "token_created"  # logged under the subject "token:<id>", not a review id
+    token_revoked = "token_revoked"
+
+
+TOKEN_KINDS = frozenset({EventKind.token_created.value, EventKind.token_revoked.value})
+
+
+def token_subject(token_id: str) -> str:
+    """The ``review_id`` column of a token event: tokens share the one hash chain with reviews."""
+    return f"token:{token_id}"
 
 
 def json_loads(text: str) -> Any:
@@ -113,6 +123,9 @@ PROBLEM_KINDS = (
     "review_deleted",
     "review_unlogged",
     "status_mismatch",
+    "token_edited",
+    "token_deleted",
+    "token_unlogged",
 )
 
 
@@ -196,7 +209,8 @@ def check_reviews(rows: Mapping[str, tuple[str, str]], events: Iterable[ChainEve
     problems: list[Problem] = []
     by_review: dict[str, list[ChainEvent]] = {}
     for ev in events:
-        by_review.setdefault(ev.review_id, []).append(ev)
+        if ev.kind not in TOKEN_KINDS:
+            by_review.setdefault(ev.review_id, []).append(ev)
     for review_id, evs in by_review.items():
         reviewed = next((e for e in evs if e.kind == "reviewed"), None)
         if review_id not in rows:
@@ -240,4 +254,35 @@ def check_reviews(rows: Mapping[str, tuple[str, str]], events: Iterable[ChainEve
                     message=f"review {review_id} has no 'reviewed' event: inserted outside the store, or its event deleted",
                 )
             )
+    return problems
+
+
+def check_tokens(rows: Mapping[str, Mapping[str, Any]], events: Iterable[ChainEvent]) -> list[Problem]:
+    """Compare API-token rows (id -> ``TokenRow.audited()``) with their last logged state: a role, name
+    or hash edited in the table, a revoked token un-revoked, a token inserted or deleted outside the store."""
+    logged: dict[str, dict[str, Any]] = {}
+    for ev in events:
+        if ev.kind in TOKEN_KINDS:
+            logged[str(ev.payload.get("token_id"))] = dict(ev.payload)
+    problems: list[Problem] = []
+    for token_id, row in rows.items():
+        want = logged.get(token_id)
+        if want is None:
+            problems.append(
+                Problem(
+                    kind="token_unlogged",
+                    message=f"API token {token_id} ({row.get('role')}) has no token_created event: inserted outside the "
+                    "store, or created before tokens were logged; revoke it and issue a new one",
+                )
+            )
+        elif dict(row) != want:
+            fields = ", ".join(k for k in sorted(want) if row.get(k) != want.get(k))
+            problems.append(
+                Problem(
+                    kind="token_edited",
+                    message=f"API token {token_id} was edited ({fields}) since the audit log recorded it",
+                )
+            )
+    for token_id in logged.keys() - rows.keys():
+        problems.append(Problem(kind="token_deleted", message=f"API token {token_id} was deleted from the table"))
     return problems

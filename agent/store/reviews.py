@@ -34,8 +34,9 @@ from agent.settings import Settings, get_settings
 from agent.store import audit
 from agent.store.audit import EventKind, Problem, ReviewStatus
 from agent.store.clocks import due_at, is_overdue
+from agent.store.files import private_dir
 from agent.store.signoff import SIGNING_ROLE, SignDecision, check_signer, plan_signoff
-from agent.store.tables import Base, ChainHead, EventRow, ReviewRow, make_engine, utc
+from agent.store.tables import Base, ChainHead, EventRow, ReviewRow, TokenRow, make_engine, utc
 
 __all__ = ["Event", "EventKind", "Problem", "ReviewRecord", "ReviewStatus", "SignDecision", "SignOff", "Store"]
 
@@ -141,6 +142,8 @@ class Store:
         self.settings = settings or get_settings()
         self.url = url or self.settings.sqlalchemy_url
         self.safe_url = make_url(self.url).render_as_string(hide_password=True)
+        if url is None and self.settings.database_url is None:
+            private_dir(self.settings.data_dir)  # the default SQLite file holds every note: 0700 directory
         self.engine = make_engine(self.url)
         self._writer = self.engine.execution_options(umreview_write=True)
         with self._errors("create the audit tables"):
@@ -350,7 +353,37 @@ class Store:
             head_seq, head_hash = (head.seq, head.hash) if head else (0, audit.GENESIS_HASH)
             chain = [r.chain_event() for r in s.scalars(select(EventRow).order_by(EventRow.seq))]
             rows = {r.id: (r.content_hash(), r.status) for r in s.scalars(select(ReviewRow))}
-        return audit.check_chain(chain, head_seq=head_seq, head_hash=head_hash) + audit.check_reviews(rows, chain)
+            tokens = {t.id: t.audited() for t in s.scalars(select(TokenRow))}
+        return (
+            audit.check_chain(chain, head_seq=head_seq, head_hash=head_hash)
+            + audit.check_reviews(rows, chain)
+            + audit.check_tokens(tokens, chain)
+        )
+
+    # -- API tokens (rows and their events; agent.web.auth.TokenStore is the front) ---------------
+
+    def add_token(self, row: TokenRow, *, actor: str) -> None:
+        """Store a new token row and log a ``token_created`` event in the same transaction."""
+        with self._write("create an API token") as (s, head):
+            s.add(row)
+            self._append(s, head, audit.token_subject(row.id), EventKind.token_created, actor, row.audited())
+
+    def revoke_token(self, token_id: str, *, actor: str) -> None:
+        """Mark a token revoked and log a ``token_revoked`` event."""
+        with self._write("revoke an API token") as (s, head):
+            row = s.get(TokenRow, token_id)
+            if row is None:
+                raise NotFoundError(f"no token with id {token_id!r}; list them with `umreview token list`")
+            row.revoked = True
+            self._append(s, head, audit.token_subject(row.id), EventKind.token_revoked, actor, row.audited())
+
+    def tokens(self, *, token_hash: str | None = None) -> list[TokenRow]:
+        """Every token row, oldest first (or the one with ``token_hash``)."""
+        query = select(TokenRow).order_by(TokenRow.created_at)
+        if token_hash is not None:
+            query = query.where(TokenRow.token_hash == token_hash)
+        with self._errors("read API tokens"), Session(self.engine, expire_on_commit=False) as s:
+            return list(s.scalars(query))
 
     def counts(self) -> tuple[int, int]:
         """(reviews, events)."""

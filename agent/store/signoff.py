@@ -11,13 +11,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from agent.cases.model import Decision
-from agent.errors import PermissionDenied, SignOffError
+from agent.errors import CaseFileError, PermissionDenied, SignOffError
 from agent.store.audit import EventKind, ReviewStatus
 
 SIGNING_ROLE = "physician"
@@ -37,8 +38,21 @@ class SignOffPlan:
     payload: dict[str, Any]
 
 
+_NOT_IN_A_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029<>]")
+
+
 def check_signer(review_id: str, *, reviewer: str, credentials: str, role: str) -> None:
-    """Raise unless a named physician with stated credentials is signing."""
+    """Raise unless a named physician with stated credentials is signing. Name and credentials are
+    printed in the member letter, so each must be one line of plain text (no line breaks, control
+    characters or ``<``/``>``): a forged heading or raw HTML cannot ride in on a signature."""
+    for field, value in (("reviewer", reviewer), ("credentials", credentials)):
+        if _NOT_IN_A_NAME.search(value):
+            raise CaseFileError(
+                f"sign-off of {review_id}",
+                field,
+                "must be one line of plain text without line breaks, control characters, '<' or '>' "
+                '(e.g. "MD, board-certified radiology")',
+            )
     if role.strip().lower() != SIGNING_ROLE:
         raise PermissionDenied(
             f"role {role!r} cannot sign review {review_id}: only a physician reviewer can make a determination final. "

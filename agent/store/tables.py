@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, Integer, String, Text, create_engine, event
+from sqlalchemy import Boolean, DateTime, Engine, Integer, String, Text, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from agent.store import audit
+from agent.store.files import private_dir, private_file
 
 
 def utc(moment: datetime) -> datetime:
@@ -111,6 +112,29 @@ class EventRow(Base):
         )
 
 
+class TokenRow(Base):
+    """An API token: only its SHA-256 is stored. Every create and revoke is also a hash-chained event
+    (``token_created`` / ``token_revoked``), so ``verify`` catches a role or name edited in the table."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    def audited(self) -> dict[str, Any]:
+        """What the audit log records of this token, and ``verify`` compares."""
+        return {
+            "token_id": self.id,
+            "name": self.name,
+            "role": self.role,
+            "token_hash": self.token_hash,
+            "revoked": bool(self.revoked),
+        }
+
+
 class ChainHead(Base):
     """One row: the last event's sequence number and hash. Locked by every append."""
 
@@ -139,7 +163,11 @@ def make_engine(url: str) -> Engine:
     if parsed.database in (None, "", ":memory:"):
         engine = create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        Path(parsed.database or "").expanduser().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(parsed.database or "").expanduser()
+        if not path.parent.exists():
+            private_dir(path.parent)
+        for part in ("", "-wal", "-shm", "-journal"):  # the note text lives here: owner only
+            private_file(path.with_name(path.name + part), create=not part)
         engine = create_engine(parsed, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)

@@ -157,7 +157,7 @@ def sign(review_id: str, body: SignIn, who: Physician, svc: Svc) -> ReviewSummar
         credentials=body.credentials,
         decision=body.decision,
         reason=body.reason,
-        role="physician",
+        role=who.role.value,
     )
     return summary(record)
 
@@ -240,7 +240,7 @@ def _tokens(request: Request) -> TokenStore:
 @tokens_router.post("", status_code=201, response_model=TokenCreated)
 def create_token(body: TokenIn, who: Admin, request: Request) -> TokenCreated:
     """Create an API token (admins only). The token is in this response and nowhere else."""
-    row, token = _tokens(request).issue(body.name, body.role)
+    row, token = _tokens(request).issue(body.name, body.role, actor=who.name)
     log.info("token %s (%s) created by %s", row.id, row.role, who.name)
     return TokenCreated(id=row.id, name=row.name, role=Role(row.role), created_at=row.created_at, token=token)
 
@@ -257,6 +257,6 @@ def list_tokens(who: Admin, request: Request) -> list[TokenOut]:
 @tokens_router.delete("/{token_id}", status_code=204)
 def revoke_token(token_id: str, who: Admin, request: Request) -> Response:
     """Revoke a stored token (tokens declared in configuration are removed from the configuration)."""
-    _tokens(request).revoke(token_id)
+    _tokens(request).revoke(token_id, actor=who.name)
     log.info("token %s revoked by %s", token_id, who.name)
     return Response(status_code=204)

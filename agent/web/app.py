@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,6 +27,7 @@ from agent.errors import (
     KnowledgeBaseError,
     NotFoundError,
     PermissionDenied,
+    RequestTooLarge,
     SignOffError,
     StoreError,
     UmreviewError,
@@ -33,8 +35,10 @@ from agent.errors import (
 from agent.knowledge.documents import builtin_guidelines_dir
 from agent.service import Service
 from agent.settings import Settings, get_settings
+from agent.store.files import private_dir
 from agent.web import api, pages
 from agent.web.auth import TokenStore
+from agent.web.deps import principal
 from agent.web.guard import RequestGuard, error_body, public_message, wants_html
 from agent.web.views import error_page
 
@@ -42,6 +46,7 @@ log = logging.getLogger("umreview.web")
 STATIC = Path(__file__).parent / "static"
 MAX_BODY_BYTES = 2_000_000
 STATUS_FOR = {
+    RequestTooLarge: 413,
     CaseFileError: 422,
     NotFoundError: 404,
     PermissionDenied: 403,
@@ -57,20 +62,56 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    422: "invalid_request",
+    503: "unavailable",
 }
+DOC_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+async def too_deep(request: Request, exc: Exception) -> Response:
+    """Deeply nested JSON or YAML (a RecursionError while parsing): the caller's mistake, answered
+    with a 422 and one log line, not a 500 with a stack of thousands of lines."""
+    log.warning("refused a request nested too deeply to parse on %s", request.url.path)
+    message = "the request is nested too deeply to read; send a case as in the case format"
+    if wants_html(request.url.path):
+        return error_page(request, 422, message)
+    return JSONResponse(error_body(422, "too_deeply_nested", message), status_code=422)
+
+
+def docs_router(app: FastAPI, *, public: bool) -> APIRouter:
+    """/openapi.json, /docs and /redoc: behind a token (any role) unless ``public`` (UMREVIEW_PUBLIC_API_DOCS)."""
+    docs = APIRouter(include_in_schema=False, dependencies=[] if public else [Depends(principal)])
+
+    @docs.get("/openapi.json")
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @docs.get("/docs")
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="umreview API")
+
+    @docs.get("/redoc")
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="umreview API")
+
+    return docs
 
 
 def create_app(settings: Settings | None = None, *, service: Service | None = None) -> FastAPI:
     settings = settings or get_settings()
+    private_dir(settings.data_dir)  # notes, the token file and the LLM cache live here: owner only
     service = service or Service(settings)
     app = FastAPI(
         title="umreview",
         version=__version__,
+        docs_url=None,  # served below: behind a token unless UMREVIEW_PUBLIC_API_DOCS
+        redoc_url=None,
+        openapi_url=None,
         description="Utilization review of spine-imaging requests: cited recommendations, validated by rules. "
         "A deny is a recommendation until a physician reviewer signs it.",
     )
     app.state.service = service
-    app.state.tokens = TokenStore(service.store.engine, settings.api_tokens)
+    app.state.tokens = TokenStore(service.store, settings.api_tokens)
     created = app.state.tokens.ensure_admin(settings.data_dir)
     if created:
         log.warning("First start: an admin API token was created and written to %s (readable by you only).", created)
@@ -78,6 +119,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.add_middleware(
         RequestGuard, max_body_bytes=MAX_BODY_BYTES, route_limits={"/fhir/Claim/$submit": settings.fhir_max_body_bytes}
     )
+    app.add_exception_handler(RecursionError, too_deep)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -128,6 +170,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
             return JSONResponse(error_body(503, "not_ready", public_message(str(exc), secrets=hidden)), status_code=503)
         return JSONResponse({"status": "ready", "kb_version": version})
 
+    app.include_router(docs_router(app, public=settings.public_api_docs))
     app.include_router(api.router)
     app.include_router(api.fhir_router)
     app.include_router(api.tokens_router)

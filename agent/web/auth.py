@@ -1,9 +1,12 @@
 """API tokens with roles, kept in the audit database; CSRF for browser forms.
 
 Roles: ``reviewer`` (submit, read, ask, draft letters), ``physician`` (also sign), ``admin``
-(also manage tokens). Tokens are stored as SHA-256 hashes; the plain token is shown once.
-On first start with no admin token, one is created and written to ``<data_dir>/admin-token``
-(mode 0600), and the operator is told where to find it, as Jupyter does.
+(manage tokens, and everything a reviewer may do). Only the physician role signs: an admin outranks
+a reviewer but is not a physician. Tokens are stored as SHA-256 hashes; the plain token is shown
+once. Creating and revoking a token are events in the audit hash chain, so ``umreview audit verify``
+reports a role raised by editing the table. On first start with no admin token, one is created and
+written to ``<data_dir>/admin-token`` (mode 0600 in a 0700 directory), and the operator is told where
+to find it, as Jupyter does.
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from sqlalchemy import Boolean, DateTime, String, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
-
-from agent.errors import NotFoundError
 from agent.settings import ConfiguredToken
+from agent.store.files import private_dir, private_file
+from agent.store.reviews import Store
+from agent.store.tables import TokenRow
+
+__all__ = ["Principal", "Role", "TokenRow", "TokenStore", "csrf_ok", "new_csrf_token", "new_token", "token_hash"]
 
 
 class Role(StrEnum):
@@ -32,20 +35,6 @@ class Role(StrEnum):
 
 
 RANK = {Role.reviewer: 1, Role.physician: 2, Role.admin: 3}
-
-
-class _Base(DeclarativeBase):
-    pass
-
-
-class TokenRow(_Base):
-    __tablename__ = "api_tokens"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 def token_hash(token: str) -> str:
@@ -65,23 +54,27 @@ class Principal:
         self.role = role
 
     def can(self, role: Role) -> bool:
+        """Reviewer work needs any role, token management the admin role, signing exactly the physician role."""
+        if role == Role.physician:
+            return self.role == Role.physician
         return RANK[self.role] >= RANK[role]
 
 
 class TokenStore:
     """Tokens in the database (created with ``umreview token create`` or ``POST /v1/tokens``) plus any
-    declared in configuration (``UMREVIEW_API_TOKENS``: name, role and the token's SHA-256 only)."""
+    declared in configuration (``UMREVIEW_API_TOKENS``: name, role and the token's SHA-256 only).
+    Database errors become ``StoreError`` (503 on the web), never a bare 500."""
 
-    def __init__(self, engine: Engine, configured: Sequence[ConfiguredToken] = ()) -> None:
-        self.engine = engine
+    def __init__(self, store: Store, configured: Sequence[ConfiguredToken] = ()) -> None:
+        self.store = store
+        self.engine = store.engine
         self.configured = {t.sha256: t for t in configured}
-        _Base.metadata.create_all(engine)
 
-    def create(self, name: str, role: Role | str) -> str:
+    def create(self, name: str, role: Role | str, *, actor: str = "cli") -> str:
         """A new token for ``name`` with ``role``; only its hash is stored."""
-        return self.issue(name, role)[1]
+        return self.issue(name, role, actor=actor)[1]
 
-    def issue(self, name: str, role: Role | str) -> tuple[TokenRow, str]:
+    def issue(self, name: str, role: Role | str, *, actor: str = "cli") -> tuple[TokenRow, str]:
         """Like ``create``, also returning the stored row (id, name, role, created)."""
         token = new_token()
         row = TokenRow(
@@ -92,8 +85,7 @@ class TokenStore:
             created_at=datetime.now(UTC),
             revoked=False,
         )
-        with Session(self.engine, expire_on_commit=False) as s, s.begin():
-            s.add(row)
+        self.store.add_token(row, actor=actor)
         return row, token
 
     def lookup(self, token: str) -> Principal | None:
@@ -102,36 +94,31 @@ class TokenStore:
         declared = self.configured.get(token_hash(token))
         if declared is not None:
             return Principal(declared.name, Role(declared.role))
-        with Session(self.engine) as s:
-            row = s.scalars(select(TokenRow).where(TokenRow.token_hash == token_hash(token))).first()
-        if row is None or row.revoked:
+        rows = self.store.tokens(token_hash=token_hash(token))
+        if not rows or rows[0].revoked:
             return None
-        return Principal(row.name, Role(row.role))
+        return Principal(rows[0].name, Role(rows[0].role))
 
     def list(self) -> list[TokenRow]:
-        with Session(self.engine) as s:
-            return list(s.scalars(select(TokenRow).order_by(TokenRow.created_at)))
+        return self.store.tokens()
 
-    def revoke(self, token_id: str) -> None:
-        with Session(self.engine) as s, s.begin():
-            row = s.get(TokenRow, token_id)
-            if row is None:
-                raise NotFoundError(f"no token with id {token_id!r}; list them with `umreview token list`")
-            row.revoked = True
+    def revoke(self, token_id: str, *, actor: str = "cli") -> None:
+        self.store.revoke_token(token_id, actor=actor)
 
     def ensure_admin(self, data_dir: Path) -> Path | None:
-        """Create a first admin token if none exists; return the file it was written to."""
+        """Create a first admin token if none exists; return the file it was written to. An existing
+        token file is made private again (0600 in a 0700 directory)."""
+        path = data_dir / "admin-token"
+        private_dir(data_dir)
+        private_file(path)
         if any(t.role == Role.admin.value for t in self.configured.values()):
             return None  # the operator declared an admin in configuration
-        with Session(self.engine) as s:
-            exists = s.scalars(select(TokenRow).where(TokenRow.role == Role.admin.value, TokenRow.revoked.is_(False))).first()
-        if exists is not None:
+        if any(r.role == Role.admin.value and not r.revoked for r in self.store.tokens()):
             return None
-        token = self.create("first-admin", Role.admin)
-        data_dir.mkdir(parents=True, exist_ok=True)
-        path = data_dir / "admin-token"
+        token = self.create("first-admin", Role.admin, actor="first-start")
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
+            os.fchmod(fh.fileno(), 0o600)  # O_CREAT's mode does not apply to a file that already existed
             fh.write(token + "\n")
         return path
 

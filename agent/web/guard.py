@@ -1,4 +1,10 @@
-"""The outermost layer of the web app: request-size limit, PHI-free access log, last-resort 500.
+"""The outermost layer of the web app: request-size limit, security headers, PHI-free access log,
+last-resort 500.
+
+Every response gets a Content-Security-Policy (scripts and styles from this site only; the API docs
+pages also load Swagger UI / ReDoc from their CDN), frame-ancestors 'none' and X-Frame-Options,
+nosniff, no Referer, and ``Cache-Control: no-store`` (pages, letters and API replies hold notes; only
+/static may be cached). Requests over https also get Strict-Transport-Security.
 
 A plain ASGI middleware rather than ``@app.middleware("http")`` so that it sees the body as it
 streams: a chunked upload without a Content-Length header is cut off at the limit too, not read to
@@ -14,7 +20,7 @@ import re
 import time
 import traceback
 
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,6 +30,36 @@ from agent.web.views import error_page
 
 log = logging.getLogger("umreview.web")
 access_log = logging.getLogger("umreview.access")
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+DOCS_CSP = (  # Swagger UI and ReDoc pages: FastAPI's HTML loads them from jsDelivr with an inline script
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; font-src https://fonts.gstatic.com; "
+    "img-src 'self' data: https://fastapi.tiangolo.com https://cdn.redoc.ly; worker-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "cross-origin-opener-policy": "same-origin",
+    "permissions-policy": "camera=(), microphone=(), geolocation=()",
+}
+TRACE_FRAMES = 20  # a logged stack keeps its innermost frames only (deep recursion made thousands of lines)
+
+
+def add_security_headers(headers: MutableHeaders, path: str, scheme: str) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    headers.setdefault("content-security-policy", DOCS_CSP if path in ("/docs", "/redoc") else CSP)
+    if not path.startswith("/static/"):
+        headers["cache-control"] = "no-store"
+    if scheme == "https":
+        headers.setdefault("strict-transport-security", "max-age=31536000")
 
 
 def error_body(status: int, code: str, message: str) -> dict[str, dict[str, object]]:
@@ -70,6 +106,7 @@ class RequestGuard:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                add_security_headers(MutableHeaders(scope=message), scope["path"], scope.get("scheme", "http"))
             await send(message)
 
         async def receiving() -> Message:
@@ -91,7 +128,7 @@ class RequestGuard:
                 await self._reply(scope, sending, 413, "payload_too_large", str(exc.detail))
         except Exception as exc:
             route = getattr(scope.get("route"), "path", "unmatched")
-            stack = "".join(traceback.format_tb(exc.__traceback__))
+            stack = "".join(traceback.format_tb(exc.__traceback__)[-TRACE_FRAMES:])
             log.error(
                 "unexpected %s on %s %s (message withheld: it may quote request data)\n%s",
                 type(exc).__name__,

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from agent.cases.determination import Determination
 from agent.cases.model import Decision, case_from_data
-from agent.errors import CaseFileError, NotFoundError
+from agent.errors import CaseFileError, NotFoundError, RequestTooLarge
 from agent.letters.model import MEDIA_TYPES, Audience, LetterFormat, LineOfBusiness
 from agent.store.audit import ReviewStatus
 from agent.web.auth import Role, csrf_ok
@@ -151,12 +151,19 @@ async def submit(
             case = case_from_bundle(data, source=source)
         else:
             case = case_from_data(data, source)
-    except (yaml.YAMLError, json.JSONDecodeError):
+    except (yaml.YAMLError, ValueError):  # ValueError: JSONDecodeError, or a number of thousands of digits
         error = f"{source}: the text is neither valid YAML nor JSON."
         return render(request, "new.html", http_status=422, who=who, error=error, text=case_text, **choices)
+    except RecursionError:
+        error = f"{source}: the text is nested too deeply to read; paste a case as in the case format."
+        return render(request, "new.html", http_status=422, who=who, error=error, text="", **choices)
     except CaseFileError as exc:
         return render(request, "new.html", http_status=422, who=who, error=str(exc), text=case_text, **choices)
-    record = await run_in_threadpool(service(request).submit, case, actor=who.name, policy=policy or None)
+    try:
+        record = await run_in_threadpool(service(request).submit, case, actor=who.name, policy=policy or None)
+    except (RequestTooLarge, CaseFileError) as exc:  # over a per-request limit
+        status = 413 if isinstance(exc, RequestTooLarge) else 422
+        return render(request, "new.html", http_status=status, who=who, error=str(exc), text="", **choices)
     return RedirectResponse(f"/reviews/{record.id}", status_code=303)
 
 
@@ -235,7 +242,7 @@ def sign(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     svc = service(request)
-    svc.sign(review_id, reviewer=who.name, credentials=credentials, decision=decision, reason=reason or None, role="physician")
+    svc.sign(review_id, reviewer=who.name, credentials=credentials, decision=decision, reason=reason or None, role=who.role.value)
     return RedirectResponse(f"/reviews/{review_id}#signoff", status_code=303)
 
 
