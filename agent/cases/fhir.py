@@ -19,8 +19,6 @@ from agent.cases.determination import Determination
 from agent.cases.model import Case, Decision, case_from_data
 from agent.errors import CaseFileError
 
-CPT = "http://www.ama-assn.org/go/cpt"
-ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
 X12_306 = "https://codesystem.x12.org/005010/306"
 REVIEW_ACTION_CODE = "http://hl7.org/fhir/us/davinci-pas/StructureDefinition/extension-reviewActionCode"
 HUMAN_REVIEWED = "https://umreview.dev/fhir/StructureDefinition/human-reviewed"
