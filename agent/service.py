@@ -11,6 +11,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
+from agent.cases.attachments import require_read
 from agent.cases.model import Case
 from agent.knowledge.base import KnowledgeBase
 from agent.letters.draft import letter_from_record
@@ -39,6 +40,7 @@ class Service:
 
     def submit(self, case: Case, *, actor: str, received_at: datetime | None = None, policy: str | None = None) -> ReviewRecord:
         """Review a case and store the recommendation (a ``reviewed`` event)."""
+        require_read(case)  # an attachment path without its text cannot be resolved here
         clean = case.model_copy(update={"expected": None})  # labels never reach the reviewer
         determination = self.reviewer(policy).review(clean)
         return self.store.save_review(clean, determination, actor=actor, received_at=received_at)

@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         description="Mark workbench cookies Secure (send them over HTTPS only); turn on behind TLS. Always on for https requests",
     )
     clock_standard_days: int = Field(default=7, ge=1, description="Decision clock for standard requests, in calendar days")
+    ocr_max_pages: int = Field(default=50, ge=0, le=2000, description="Scanned pages OCR'd per document; more is refused")
+    ocr_page_timeout: float = Field(default=60.0, gt=0, description="Seconds of OCR allowed per scanned page")
+    fhir_max_body_bytes: int = Field(
+        default=50_000_000, ge=1, description="Largest FHIR $submit body (scanned records inline); other routes keep 2 MB"
+    )
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):  # type: ignore[no-untyped-def,override]  # pydantic-settings hook signature

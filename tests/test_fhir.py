@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cases.fhir import REVIEW_ACTION_CODE, case_from_bundle, claim_response
+from agent.cases.fhir import REVIEW_ACTION, REVIEW_ACTION_CODE, case_from_bundle, claim_response
 from agent.cases.load import load_case
 from agent.errors import CaseFileError
 
@@ -21,7 +21,8 @@ def test_bundle_becomes_the_same_case_as_the_yaml() -> None:
     yaml_case = load_case(EXAMPLES / "cervical-fusion-mid-low-back-burning.yaml")
     assert case.request.codes == ["72157", "72158"]
     assert case.request.patient.age == 58 and case.request.patient.sex == "male"
-    assert case.request.clinical_notes == yaml_case.request.clinical_notes
+    (att,) = case.request.attachments  # the DocumentReference, read as its own document
+    assert att.text == (yaml_case.request.clinical_notes or "").strip()
     assert str(case.request.note_date) == "2026-09-14"
     assert "Z98.1" in case.request.diagnoses
 
@@ -40,14 +41,20 @@ def _without(resource_type: str) -> dict:
 @pytest.mark.parametrize(
     ("bundle", "field"),
     [
-        (_without("Claim"), "Bundle.entry"),
-        (_without("DocumentReference"), "DocumentReference.content.attachment"),
+        (
+            {
+                **_without("Claim"),
+                "entry": [e for e in _without("Claim")["entry"] if e["resource"]["resourceType"] != "ServiceRequest"],
+            },
+            "Bundle.entry",
+        ),
+        (_without("DocumentReference"), "Bundle.entry[1].resource.supportingInfo[0].valueReference.reference"),
         (
             {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"resourceType": "Claim", "status": 7}}]},
-            "Bundle.",
+            "Bundle.entry[0].resource.status",
         ),
     ],
-    ids=["no claim", "no notes", "invalid resource"],
+    ids=["no claim or service request", "dangling document reference", "invalid resource"],
 )
 def test_bad_bundles_name_the_element(bundle: dict, field: str) -> None:
     with pytest.raises(CaseFileError) as info:
@@ -62,9 +69,12 @@ def test_claim_response_pends_denials_and_says_no_human_reviewed(kb_offline) -> 
     det = Reviewer(kb_offline, retrieve=False).review(case)
     response = claim_response(det, case)
     assert response["resourceType"] == "ClaimResponse" and response["use"] == "preauthorization"
-    assert response["outcome"] == "queued"
+    assert response["outcome"] == "complete"  # PAS allows complete | partial | error; pended items carry A4
     for item in response["item"]:
-        ext = {e["url"]: e for e in item["adjudication"][0]["extension"]}
-        assert ext[REVIEW_ACTION_CODE]["valueCodeableConcept"]["coding"][0]["code"] == "A4"
-        assert item["adjudication"][0]["reason"]["text"].startswith("Recommend denial")
-        assert any(e.get("valueBoolean") is False for e in ext.values())
+        (action,) = item["adjudication"][0]["extension"]
+        assert action["url"] == REVIEW_ACTION
+        code = next(e for e in action["extension"] if e["url"] == REVIEW_ACTION_CODE)
+        assert code["valueCodeableConcept"]["coding"][0]["code"] == "A4"
+        assert item["adjudication"][0]["reason"]["text"].startswith("umreview recommendation: deny. Recommend denial")
+    (reviewer,) = response["extension"]
+    assert reviewer["extension"] == [{"url": "wasHumanReviewedFlag", "valueBoolean": False}]

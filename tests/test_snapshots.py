@@ -83,7 +83,7 @@ def test_markdown(outcome: str, reviewed: dict[str, tuple[Case, Any]], request: 
 @pytest.mark.parametrize("outcome", list(CASES))
 def test_fhir_claim_response(outcome: str, reviewed: dict[str, tuple[Case, Any]], request: pytest.FixtureRequest) -> None:
     case, det = reviewed[outcome]
-    data = mask(claim_response(det, case, claim_id=case.id))
+    data = mask({**claim_response(det, case, claim_id=case.id), "id": "<uuid>"})  # a fresh resource id per response
     check(f"{outcome}.claimresponse.json", json.dumps(data, indent=2, sort_keys=True) + "\n", request)
 
 

@@ -215,31 +215,32 @@ def test_openapi_documents_the_v1_and_fhir_routes(client: TestClient) -> None:
 # -- FHIR ------------------------------------------------------------------------------------------
 
 
-def test_fhir_submit_answers_with_a_valid_claim_response(client: TestClient, site: Site) -> None:
-    from fhir.resources.R4B.claimresponse import ClaimResponse
+def test_fhir_submit_answers_with_a_valid_pas_response_bundle(client: TestClient, site: Site) -> None:
+    from fhir.resources.R4B.bundle import Bundle
 
     response = client.post("/fhir/Claim/$submit", json=BUNDLE, headers=site.auth("reviewer"))
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/fhir+json")
-    body = response.json()
-    ClaimResponse.model_validate(body)
-    assert body["use"] == "preauthorization" and body["outcome"] == "queued"
+    Bundle.model_validate(response.json())
+    body = response.json()["entry"][0]["resource"]
+    assert body["use"] == "preauthorization" and body["outcome"] == "complete"
     claim = next(e["resource"] for e in BUNDLE["entry"] if e["resource"]["resourceType"] == "Claim")
-    assert len(body["item"]) == len(claim["item"])
+    assert [i["itemSequence"] for i in body["item"]] == [i["sequence"] for i in claim["item"]]
+    assert body["extension"][0]["extension"][0] == {"url": "wasHumanReviewedFlag", "valueBoolean": False}
     for item in body["item"]:
-        extensions = item["adjudication"][0]["extension"]
-        assert any(e.get("valueBoolean") is False for e in extensions)  # no human has reviewed it yet
         assert item["adjudication"][0]["reason"]["text"]
-    review_id = body["identifier"][0]["value"]
+    review_id = next(i["value"] for i in body["identifier"] if i["system"] == "https://umreview.dev/review-id")
     stored = client.get(f"/v1/reviews/{review_id}", headers=site.auth("reviewer"))
     assert stored.status_code == 200 and stored.json()["review"]["status"] == "recommendation"
 
 
 def test_fhir_submit_rejects_a_bundle_without_a_claim(client: TestClient, site: Site) -> None:
     bundle = copy.deepcopy(BUNDLE)
-    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Claim"]
+    bundle["entry"] = [e for e in bundle["entry"] if e["resource"]["resourceType"] not in ("Claim", "ServiceRequest")]
     response = client.post("/fhir/Claim/$submit", json=bundle, headers=site.auth("reviewer"))
-    assert "Claim" in assert_error_shape(response, 422)["message"]
+    assert response.status_code == 422 and response.headers["content-type"].startswith("application/fhir+json")
+    issue = response.json()["issue"][0]  # an OperationOutcome, with the FHIR path
+    assert "Claim" in issue["diagnostics"] and issue["expression"] == ["Bundle.entry"]
 
 
 # -- security --------------------------------------------------------------------------------------
@@ -363,7 +364,7 @@ def test_a_body_over_the_limit_is_413(client: TestClient, site: Site) -> None:
         for _ in range(MAX_BODY_BYTES // 100_000 + 1):
             yield b" " * 100_000
 
-    streamed = client.post("/fhir/Claim/$submit", content=chunks(), headers=headers)
+    streamed = client.post("/v1/reviews", content=chunks(), headers=headers)
     assert assert_error_shape(streamed, 413)["code"] == "payload_too_large"
 
 
@@ -386,7 +387,6 @@ def test_every_4xx_has_the_error_shape(client: TestClient, site: Site, denied: d
         (client.get(f"/v1/reviews/{review_id}/letter", params={"format": "rtf"}, headers=site.auth("reviewer")), 422),
         (client.post(f"/v1/reviews/{review_id}/questions", json={"question": ""}, headers=site.auth("reviewer")), 422),
         (client.get("/v1/chunks/no-such-chunk", headers=site.auth("reviewer")), 404),
-        (client.post("/fhir/Claim/$submit", json={"resourceType": "Patient"}, headers=site.auth("reviewer")), 422),
     ]
     for response, status in cases:
         assert_error_shape(response, status)

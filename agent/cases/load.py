@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.cases.attachments import fill_attachments
 from agent.cases.fhir import case_from_bundle
 from agent.cases.model import CASE_SUFFIXES, Case, case_from_data
 from agent.errors import CaseFileError
@@ -83,6 +84,8 @@ def load_cases(paths: Iterable[Path | str]) -> LoadResult:
                 result.errors.append(data)
                 continue
             try:
+                if not isinstance(data, Case):
+                    fill_attachments(data, case_file=path, source=source)
                 case = data if isinstance(data, Case) else case_from_data(data, source)
             except CaseFileError as exc:
                 result.errors.append(exc)

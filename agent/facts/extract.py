@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.cases.model import RED_FLAG_IDS, Case
 from agent.facts.care import conservative_care, prior_surgeries
+from agent.facts.codes import flag_codes
 from agent.facts.context import Mention, Modifier
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.facts.note import Note, lexicon, rx
@@ -78,7 +79,13 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
     for flag in RED_FLAG_IDS:
         spec = lex["red_flags"][flag]
         mentions = note.mentions(flag, spec["patterns"])
-        flags[flag] = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
+        fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
+        # Chronic risk factors (dialysis, transplant drugs, HIV, osteoporosis, long-term steroids) are
+        # current while listed in the history; only a resolved one ("in remission", "resolved") is not.
+        chronic = fact_from(note, note.mentions(f"{flag}:risk", spec.get("risk_factors", [])), historical_ok=True)
+        if chronic.status == FactStatus.present:
+            _add_evidence(fact, chronic.evidence)
+        flags[flag] = fact
     return flags
 
 
@@ -86,6 +93,7 @@ _TEMP = r"\b(?:T|temp(?:erature)?|Tmax|febrile\s+to)\s*[:=]?\s*(\d{2,3}(?:\.\d+)
 _LAB = r"\b(ESR|CRP|sed\s+rate)\s*(?:of|was|is|:|=)?\s*(\d+(?:\.\d+)?)\s*(mg/dL|mg/L|mm/h(?:r)?)?"
 _PVR = r"\b(?:post[-\s]?void\s+residual|PVR)\s*(?:of|was|is|:|=)?\s*(?:~|approximately\s+)?(\d{2,4})\s*(?:mL|ml|cc)"
 _GRADE = r"\b([0-5])([+-])?\s*/\s*5\b"
+_NOT_STRENGTH = r"^\s*(?:\w+\s+)?(?:reflex\w*|DTRs?|jerks?|scale|grading|grade\b|system)"  # "3/5 reflexes", "0/5 scale"
 _LEG = r"ankle|foot|toe|EHL|\bTA\b|tibialis|dorsiflex|plantar|quad|hip|knee|leg|\bLE\b|LLE|RLE|gastroc|hamstring"
 _ARM = r"deltoid|biceps|triceps|wrist|grip|finger|intrinsic|hand|arm|elbow|shoulder|\bUE\b|LUE|RUE|interossei"
 
@@ -95,11 +103,13 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
     limits = lex["vitals"]
     found: dict[str, list[Evidence]] = {}
     for sent in note.sentences:
-        if _negated_sentence(note, sent):
+        if _negated_sentence(note, sent) or not note.states_findings(sent):
             continue
         for flag, evidence in _vitals_and_labs(note, sent, limits):
             found.setdefault(flag, []).append(evidence)
-        for grade, evidence, region in _motor_grades(note, sent):
+        for flag, evidence in _reflex_grades(note, sent):
+            found.setdefault(flag, []).append(evidence)
+        for grade, evidence, region in [*_motor_grades(note, sent), *_side_by_side_grades(note, sent)]:
             deficit.regions = sorted({*deficit.regions, *([region] if region else [])})
             _add_evidence(deficit, [evidence])
             if grade <= limits["red_flag_motor_grade"]:
@@ -140,9 +150,44 @@ def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Regio
     for m in rx(_GRADE).finditer(sent.text):
         grade = int(m.group(1))
         window = sent.text[max(0, m.start() - 40) : m.end() + 25]
-        if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE):
+        after = sent.text[m.end() : m.end() + 20]
+        if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE) or re.search(_NOT_STRENGTH, after, re.IGNORECASE):
             continue
         found.append((grade, _ev(note, sent, m), _limb_region(window)))
+    return found
+
+
+_MUSCLE = (
+    rf"(?:{_LEG}|{_ARM}|flexors?|extensors?|abductors?|adductors?|peronei|peroneus|gluteus|iliopsoas|EDL|FDP|APB|"
+    r"dorsiflexion|plantarflexion|grip)"
+)
+_SIDE_BY_SIDE = rf"(?P<muscle>{_MUSCLE})[^.;:,\d]{{0,20}}?[:\s]\s*(?P<right>[0-5])[+-]?\s*/\s*(?P<left>[0-4])[+-]?(?![\d/])"
+_REFLEX_GRADE = r"(?<![\d/])(?P<grade>[34])\+(?!\s*/\s*5)(?:\s*/\s*[0-4]\+?)?"
+
+
+def _side_by_side_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Region | None]]:
+    """Right/left strength written side by side after the muscle ("Tibialis anterior 2/2-", "Hip
+    abductors 3+/3+"): the weaker side's grade. A "/5" denominator is read by ``_motor_grades``."""
+    if re.search(r"reflex|DTR|jerk", sent.text, re.IGNORECASE):
+        return []
+    found = []
+    for m in re.finditer(_SIDE_BY_SIDE, sent.text, re.IGNORECASE):
+        grade = min(int(m.group("right")), int(m.group("left")))
+        if grade < 5:
+            found.append((grade, _ev(note, sent, m), _limb_region(m.group("muscle"))))
+    return found
+
+
+def _reflex_grades(note: Note, sent: Sentence) -> list[tuple[str, Evidence]]:
+    """Reflex grades of 3+ or 4+ in a sentence about reflexes ("Reflexes: 3+/3 throughout") are
+    hyperreflexia (myelopathy)."""
+    section = note.section_at(sent.start)
+    in_reflex_section = section is not None and re.search(r"reflex|DTR", section.heading, re.IGNORECASE)
+    found = []
+    for m in re.finditer(_REFLEX_GRADE, sent.text):
+        near = sent.text[max(0, m.start() - 30) : m.end() + 30]
+        if in_reflex_section or re.search(r"reflex|DTR|jerk", near, re.IGNORECASE):
+            found.append(("myelopathy", _ev(note, sent, m)))
     return found
 
 
@@ -258,6 +303,9 @@ def extract_facts(case: Case) -> ClinicalFacts:
     note = Note(text, split_sentences(text), request.note_date, request.patient.age)
     lex = lexicon()
     flags = _red_flags(note, lex)
+    for flag, codes in flag_codes(request.diagnoses).items():
+        flags[flag].status = FactStatus.present
+        flags[flag].codes = codes
     deficit = _regional(note, lex["neuro_deficit"], "neuro_deficit")
     _numeric_flags(note, lex, flags, deficit)
     symptom_weeks, regions = _symptoms(note, lex)

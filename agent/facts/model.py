@@ -49,6 +49,9 @@ class Fact(BaseModel):
     conflicts: list[Evidence] = Field(
         default_factory=list, description="statements denying the fact outright although the note also asserts it"
     )
+    codes: list[str] = Field(
+        default_factory=list, description="diagnosis codes on the request that support the fact (structured evidence)"
+    )
 
     def in_region(self, region: Region | str | None) -> bool:
         """Present, and (if regions are known) refers to ``region``."""

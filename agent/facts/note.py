@@ -6,19 +6,24 @@ from __future__ import annotations
 import importlib.resources
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property, lru_cache
 from typing import Any
 
 import yaml
 
-from agent.facts.context import Mention, TargetRule, find_mentions
+from agent.facts.context import Mention, Modifier, TargetRule, find_mentions
 from agent.facts.durations import DurationMention, find_durations, section_dates
 from agent.facts.model import Evidence
+from agent.facts.sections import Section, SectionKind, care_ongoing, find_sections, section_kinds
 from agent.facts.textspans import Sentence
 
 QUOTE_MAX = 220
+_REQUEST = re.compile(
+    r"(?:please|kindly|pls)\s+(?:provide|document|indicate|describe|list|attach|submit|send|specify|include|note|record|grade|rate)\b",
+    re.IGNORECASE,
+)
 
 
 @lru_cache(maxsize=1)
@@ -42,8 +47,69 @@ class Note:
     age: int
 
     def mentions(self, concept: str, patterns: Iterable[str]) -> list[Mention]:
+        """Mentions of ``concept`` with ConText modifiers, then the meaning of the section each sits in
+        (family history, past history, plan, questions); headings and titles are never mentions."""
         rules = [TargetRule(concept=concept, pattern=p) for p in patterns]
-        return find_mentions(self.text, rules, sentences=self.sentences)
+        found = find_mentions(self.text, rules, sentences=self.sentences)
+        return [placed for m in found if (placed := self._in_section(m)) is not None]
+
+    @cached_property
+    def layout(self) -> list[Section]:
+        """The sections of the note (``agent.facts.sections``)."""
+        return find_sections(self.text)
+
+    def section_at(self, pos: int) -> Section | None:
+        held = [s for s in self.layout if s.holds(pos) and s.kind != "title"]
+        return held[-1] if held else None
+
+    def in_heading(self, start: int, end: int) -> bool:
+        return any(s.heading_start < end and start < s.heading_end for s in self.layout)
+
+    def is_question(self, sentence: Sentence) -> bool:
+        """A question or a request for information ("Please document strength 0-5?") states no finding."""
+        text = sentence.text.strip()
+        return text.endswith("?") or bool(_REQUEST.match(text))
+
+    def sentence_reads_as(self, sentence: Sentence) -> SectionKind | None:
+        """The kind of section a sentence sits in (None outside any section)."""
+        section = self.section_at(sentence.start)
+        return section_kinds().get(section.kind) if section else None
+
+    def states_findings(self, sentence: Sentence) -> bool:
+        """False for sentences that state no current finding of this patient: questions, a relative's
+        history, allergies, the past history, and form prompts."""
+        if self.is_question(sentence):
+            return False
+        kind = self.sentence_reads_as(sentence)
+        return kind is None or not (kind.ignore or kind.hypothetical or kind.experiencer or kind.temporality == "historical")
+
+    def _in_section(self, mention: Mention) -> Mention | None:
+        if self.in_heading(mention.start, mention.end):
+            return None
+        section = self.section_at(mention.start)
+        kind = section_kinds().get(section.kind) if section else None
+        added: list[Modifier] = []
+        if kind is not None:
+            if kind.ignore:
+                return None
+            if kind.experiencer == "family":
+                added.append(Modifier.FAMILY)
+            if kind.temporality == "historical":
+                added.append(Modifier.HISTORICAL)
+            if kind.temporality == "planned" and mention.concept.startswith("care:") and not care_ongoing(mention.sentence.text):
+                added.append(Modifier.HYPOTHETICAL)
+            if kind.hypothetical:
+                added.append(Modifier.HYPOTHETICAL)
+        if self.is_question(mention.sentence):
+            added.append(Modifier.HYPOTHETICAL)
+        if not added:
+            return mention
+        where = f"section:{section.heading}" if section else "question"
+        return replace(
+            mention,
+            modifiers=mention.modifiers | frozenset(added),
+            triggers=mention.triggers + tuple((m, where) for m in added),
+        )
 
     def evidence(self, start: int, end: int, sentence: Sentence | None = None, term: str | None = None) -> Evidence:
         """The sentence around a match, trimmed to QUOTE_MAX characters, as verbatim evidence."""

@@ -195,16 +195,24 @@ def chunk(chunk_id: str, who: Reviewer, svc: Svc) -> dict[str, Any]:
     }
 
 
-@fhir_router.post("/Claim/$submit", status_code=201)
-def fhir_submit(bundle: Annotated[dict[str, Any], Body()], who: Reviewer, svc: Svc) -> JSONResponse:
-    """Da Vinci PAS-style submission: a request Bundle in, a ClaimResponse out."""
-    from agent.cases.fhir import case_from_bundle, claim_response
+PAS_BODY = {
+    "required": True,
+    "content": {t: {"schema": {"type": "object"}} for t in ("application/fhir+json", "application/json")},
+}
 
-    case = case_from_bundle(bundle, source="request body")
-    record = svc.submit(case, actor=who.name)
-    body = claim_response(record.determination, record.case, claim_id=case.id)
-    body["identifier"] = [{"system": "https://umreview.dev/review-id", "value": record.id}]
-    return JSONResponse(body, status_code=201, media_type="application/fhir+json")
+
+@fhir_router.post("/Claim/$submit", openapi_extra={"requestBody": PAS_BODY})
+async def fhir_submit(request: Request, who: Reviewer, svc: Svc) -> JSONResponse:
+    """Da Vinci PAS $submit: a PAS request Bundle in, a PAS response Bundle out (ClaimResponse first).
+
+    A Bundle that cannot be processed gets an OperationOutcome (4xx) naming the FHIR path."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from agent.cases.pas_submit import pas_submit
+
+    raw = await request.body()
+    status, body = await run_in_threadpool(pas_submit, raw, lambda case: svc.submit(case, actor=who.name))
+    return JSONResponse(body, status_code=status, media_type="application/fhir+json")
 
 
 class TokenIn(BaseModel):

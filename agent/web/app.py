@@ -75,7 +75,9 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     if created:
         log.warning("First start: an admin API token was created and written to %s (readable by you only).", created)
 
-    app.add_middleware(RequestGuard, max_body_bytes=MAX_BODY_BYTES)
+    app.add_middleware(
+        RequestGuard, max_body_bytes=MAX_BODY_BYTES, route_limits={"/fhir/Claim/$submit": settings.fhir_max_body_bytes}
+    )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -54,15 +54,17 @@ class BodyTooLarge(HTTPException):
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, route_limits: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.route_limits = route_limits or {}  # exact path -> its own limit (PAS $submit carries scanned records)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started, status, received = time.perf_counter(), 0, 0
+        limit = self.route_limits.get(scope["path"], self.max_body_bytes)
 
         async def sending(message: Message) -> None:
             nonlocal status
@@ -75,14 +77,14 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge(self.max_body_bytes)  # FastAPI re-raises it; the app's handler answers
+                if received > limit:
+                    raise BodyTooLarge(limit)  # FastAPI re-raises it; the app's handler answers
             return message
 
         length = Headers(scope=scope).get("content-length")
         try:
-            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                raise BodyTooLarge(self.max_body_bytes)
+            if length is not None and (not length.isdigit() or int(length) > limit):
+                raise BodyTooLarge(limit)
             await self.app(scope, receiving, sending)
         except BodyTooLarge as exc:
             if not status:

@@ -1,0 +1,142 @@
+"""The reader's context, one phrase per row: sections, normal findings, forms and questions, other
+experiencers, resolved history, chronic risk factors, exam grades and diagnosis codes.
+
+Wording here is new (not copied from any eval case); each row names the error kind it guards.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from agent.cases.model import Case
+from agent.facts.codes import flag_codes, flag_of
+from agent.facts.extract import extract_facts
+from agent.facts.sections import find_sections
+
+
+def case_with(note: str, *, age: int = 55, diagnoses: list[str] | None = None) -> Case:
+    return Case.model_validate(
+        {
+            "id": "t",
+            "request": {
+                "patient": {"age": age, "sex": "male"},
+                "procedures": [{"code": "72148"}],
+                "diagnoses": diagnoses or [],
+                "note_date": date(2026, 10, 1),
+                "clinical_notes": note,
+            },
+        }
+    )
+
+
+def flags(note: str, **kwargs: object) -> set[str]:
+    return set(extract_facts(case_with(note, **kwargs)).present_flags())  # type: ignore[arg-type]
+
+
+CONTEXT_ROWS = [
+    # sections: family history in every heading style
+    ("family heading inline", "Low back pain x 3 wks.\nFAMILY HX: positive for pancreatic cancer, father.", set()),
+    ("family heading alone", "Back pain.\n\nFamily History\nColon carcinoma (uncle), lymphoma (aunt).\n\nExam: normal.", set()),
+    (
+        "family mid-line run-on",
+        "Pain for 2 weeks. FAMILY HISTORY:, Positive for prostate cancer. SOCIAL HISTORY:, Nonsmoker.",
+        set(),
+    ),
+    (
+        "family section ends at next heading",
+        "FHx: sister, melanoma.\nPMH: renal cell carcinoma 2019, nephrectomy.",
+        {"malignancy"},
+    ),
+    ("trailing 'in her family'", "Breast cancer, stroke and diabetes in her family.", set()),
+    ("spouse's cancer", "She is the caregiver for her husband, who has metastatic lung cancer.", set()),
+    # past history: resolved deficits and illnesses
+    ("resolved foot drop in PMH", "PMH: right foot drop 2015, fully recovered; hypertension.", set()),
+    ("remote fever recovered", "Admitted 2021 with pneumonia and high fevers, recovered completely.", set()),
+    ("historical foot drop not current", "Past medical history: L5 radiculopathy with foot drop after 2012 surgery.", set()),
+    # chronic risk factors in the history are current
+    ("dialysis in PMH", "PMH: end-stage renal disease on hemodialysis MWF.\nNew low back pain for 3 weeks.", {"infection"}),
+    ("transplant drug in PMH", "Past medical history: liver transplant 2018 on tacrolimus.", {"infection"}),
+    ("osteoporosis in PMH", "PMH: osteoporosis, on alendronate.", {"fracture"}),
+    ("short prednisone burst", "Took prednisone 20 mg daily x 5 days last month.", set()),
+    ("long-term prednisone", "On long-term prednisone for lupus.", {"fracture"}),
+    # normal findings are not findings
+    ("downgoing toes", "Plantar responses downgoing bilaterally.", set()),
+    ("babinski flexor", "Babinski: flexor on both sides.", set()),
+    ("hoffmann normal", "Hoffmann sign normal bilaterally.", set()),
+    ("hoffmann absent", "Hoffmann absent.", set()),
+    ("reflex grade 3/5 is not weakness", "Knee jerks 3/5 reflexes symmetric per the outside form.", set()),
+    # forms and questions state nothing
+    ("unchecked box", "Red flags reviewed: [ ] malignancy [ ] fever [ ] trauma", set()),
+    ("checked no", "Fever or chills: [ ] yes [x] no", set()),
+    ("question to provider", "Please document strength on a 0/5 scale for the left ankle?", set()),
+    ("request form prompt", "Please provide ESR and CRP results if available.", set()),
+    ("call 911 precaution", "Told to call 911 for loss of bowel or bladder control.", set()),
+    # document titles are not findings
+    ("title words", "PT PROGRESS NOTE\nPatient tolerating exercises.", set()),
+    # exam grades read as numbers
+    ("side-by-side grade", "Strength R/L: tibialis anterior 2/3, EHL 3/3.", {"progressive_neuro_deficit"}),
+    ("side-by-side full", "Strength R/L: hip flexors 5/5, quads 5/5.", set()),
+    ("hyperreflexia by grade", "Reflexes: 3+ at biceps and knees bilaterally, with spread.", {"myelopathy"}),
+    ("4+/5 is strength not reflex", "Biceps 4+/5 on the left; reflexes 2+ symmetric.", set()),
+    ("severe weakness", "Severe left S1 weakness after the lifting injury.", {"progressive_neuro_deficit"}),
+    ("clumsy hand", "Her right hand has become stiff and clumsy over a month.", {"myelopathy"}),
+]
+
+
+@pytest.mark.parametrize(("note", "expected"), [r[1:] for r in CONTEXT_ROWS], ids=[r[0] for r in CONTEXT_ROWS])
+def test_reader_context(note: str, expected: set[str]) -> None:
+    assert flags(note) == expected
+
+
+CODE_ROWS = [
+    ("G83.4", "cauda_equina"),
+    ("g834", "cauda_equina"),
+    ("M46.26", "infection"),
+    ("G06.1", "infection"),
+    ("C79.51", "malignancy"),
+    ("M80.08XA", "fracture"),
+    ("S32.010A", "fracture"),
+    ("M47.12", "myelopathy"),
+    ("M50.01", "myelopathy"),
+    ("M54.16", None),
+    ("M51.26", None),
+]
+
+
+@pytest.mark.parametrize(("code", "flag"), CODE_ROWS, ids=[r[0] for r in CODE_ROWS])
+def test_diagnosis_code_flags(code: str, flag: str | None) -> None:
+    hit = flag_of(code)
+    assert (hit[0] if hit else None) == flag
+
+
+def test_a_red_flag_code_raises_the_flag_with_its_provenance() -> None:
+    facts = extract_facts(case_with("Back pain for two weeks, exam benign.", diagnoses=["M54.5", "G83.4"]))
+    fact = facts.red_flags["cauda_equina"]
+    assert fact.status == "present" and fact.codes == ["G83.4"]
+    assert flag_codes(["M54.5", "G83.4"]) == {"cauda_equina": ["G83.4"]}
+
+
+SECTION_ROWS = [
+    ("inline", "PMH: HTN. FHx: none.", ["past_medical_history", "family_history"]),
+    ("alone caps", "PHYSICAL EXAMINATION\nAlert.\n\nIMPRESSION\nStrain.", ["exam", "assessment"]),
+    ("soap letters", "S: back pain\nO: tender\nA: strain\nP: PT", ["hpi", "exam", "assessment", "plan"]),
+    ("lowercase letters are not headings", "he has a p: value", []),
+    (
+        "mtsamples run-on",
+        "HPI:, Pain. PAST MEDICAL HISTORY:, None. ALLERGIES:, NKDA.",
+        ["hpi", "past_medical_history", "allergies"],
+    ),
+    ("title", "PHYSICAL THERAPY DISCHARGE SUMMARY\nGoals met.", ["title"]),
+]
+
+
+@pytest.mark.parametrize(("text", "kinds"), [r[1:] for r in SECTION_ROWS], ids=[r[0] for r in SECTION_ROWS])
+def test_sections(text: str, kinds: list[str]) -> None:
+    assert [s.kind for s in find_sections(text)] == kinds
+
+
+def test_a_fusion_named_by_its_approach_is_prior_surgery() -> None:
+    facts = extract_facts(case_with("She is status post posterior fusion for spondylolisthesis, now new L4 leg pain."))
+    assert [s.region for s in facts.prior_surgery] == ["lumbar"]
