@@ -1,7 +1,7 @@
 """Exception types, grouped by who must act on them.
 
 Messages name the file, field and value involved and how to fix it; they never include note text.
-Validator findings are data (``agent.validator.Violation``), not exceptions.
+Validator findings are data (``agent.cases.determination.Violation``, found by ``agent.review.validator``), not exceptions.
 """
 
 from __future__ import annotations

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL of the audit store; unset = SQLite file in data_dir"
     )
+    database_auto_upgrade: bool = Field(
+        default=True,
+        description="Upgrade the audit store's schema at start-up; false: refuse to run on an old schema (umreview db upgrade)",
+    )
     retrieval_k: int = Field(default=8, ge=1, le=50, description="Guideline chunks retrieved per requested code")
     openai_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint base URL")
     openai_api_key: SecretStr | None = Field(default=None, description="API key for the openai backend")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 
+import needs
 import pytest
 from needs import unavailable
 from pg_server import MISSING, PgServer, find_bindir, postgres_server
@@ -53,7 +54,7 @@ def pg_server() -> Iterator[PgServer]:
     bindir = find_bindir()
     if bindir is None:
         unavailable(MISSING)
-    pytest.importorskip("psycopg", reason="psycopg 3 is needed for PostgreSQL (pip install -e '.[postgres]')")
+    needs.module("psycopg", "psycopg 3 is needed for PostgreSQL (pip install -e '.[postgres]')")
     with postgres_server(bindir) as server:
         yield server
 

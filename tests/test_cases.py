@@ -16,7 +16,7 @@ from agent.errors import CaseFileError
 from agent.facts.model import RED_FLAG_LABELS
 
 REPO = Path(__file__).resolve().parents[1]
-CASE_FORMAT = Path("/work/shared/case-format.md")
+CASE_FORMAT = REPO / "docs" / "case-format.md"  # the repository's copy of the case-format spec (source noted in it)
 SECRET = "SECRETNOTE 52 yo F with 10 weeks of left leg pain radiating below the knee."
 
 
@@ -221,8 +221,6 @@ def test_load_case_refuses_a_file_with_several_cases(tmp_path: Path) -> None:
 
 
 def spec_red_flag_ids() -> list[str]:
-    if not CASE_FORMAT.exists():
-        pytest.skip(f"{CASE_FORMAT} is not available here")
     section = CASE_FORMAT.read_text().split("## Red-flag ids", 1)[1]
     return re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE)
 

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import needs
 import pytest
 from needs import unavailable
 from typer.testing import CliRunner
@@ -52,7 +53,7 @@ def test_cohen_kappa(matrix: list[list[int]], kappa: float) -> None:
 
 
 def test_kappa_agrees_with_sklearn() -> None:
-    sklearn = pytest.importorskip("sklearn.metrics")
+    sklearn = needs.module("sklearn.metrics", "scikit-learn comes with sentence-transformers")
     expected = ["approve"] * 9 + ["deny"] * 7 + ["refer"] * 4
     predicted = ["approve"] * 7 + ["refer", "deny"] + ["deny"] * 6 + ["approve"] + ["refer"] * 3 + ["deny"]
     ours = cohen_kappa(confusion_matrix(zip(expected, predicted, strict=True)))
@@ -452,7 +453,7 @@ def test_report_in_a_real_browser(fast_kb: KnowledgeBase, tmp_path: Path) -> Non
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
         unavailable("/usr/bin/chromium is missing (.ci/run installs Debian's chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is in the dev extra")
+    sync_api = needs.module("playwright.sync_api", "the playwright package is in the dev extra")
     cases = _copy_cases(tmp_path)
     path = cases / "lbp-acute-axial-2wk-no-red-flags.yaml"
     path.write_text(path.read_text().replace('"72148": deny', '"72148": approve'))

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import needs
 import pytest
 import uvicorn
 from needs import unavailable
@@ -32,7 +33,7 @@ CHROMIUM_ARGS = [
 ]
 
 pytestmark = pytest.mark.slow
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is in the dev extra")
+sync_api = needs.module("playwright.sync_api", "the playwright package is in the dev extra", module_level=True)
 
 
 def free_port() -> int:

@@ -1,4 +1,4 @@
-"""Review requests and labeled cases: the models of shared/case-format.md and their loaders.
+"""Review requests and labeled cases: the models of docs/case-format.md (loaded by ``agent.cases.load``).
 
 One case per YAML/JSON file, many per JSON Lines file. A bad file (or JSONL line) becomes a
 ``CaseFileError`` naming the file and the field path; the other cases of a batch still load.

@@ -82,7 +82,7 @@ def review(
     overrides = {k: v for k, v in {"openai_model": model, "llm_cache": False if no_cache else None}.items() if v is not None}
     settings = get_settings().model_copy(update=overrides)
     reviewer = Reviewer(KnowledgeBase(settings), backend=backend, policy=policy)
-    save = cli_reviewer.ReviewSaver(loaded.cases, no_store=no_store)  # audit store (issue 5): saves each review, prints its id
+    save = cli_reviewer.ReviewSaver(loaded.cases, no_store=no_store)  # audit store: saves each review, prints its id
     with _progress() as progress:
         task = progress.add_task("reviewing", total=len(loaded.cases), visible=len(loaded.cases) > 1)
 
@@ -99,7 +99,7 @@ def review(
                 concurrency=concurrency or settings.concurrency,
                 prices=settings.prices,
                 default_model=reviewer.backend.model,
-                on_done=save.then(lambda _: progress.advance(task)),  # audit store (issue 5): save, then advance
+                on_done=save.then(lambda _: progress.advance(task)),  # audit store: save, then advance
             )
         except KeyboardInterrupt:
             err.print(f"interrupted: finished cases are saved in {out_dir or '(no --out)'}; run the same command again to resume")
@@ -228,3 +228,6 @@ cli_serve.register(app)
 from agent.cli import letters as cli_letters  # noqa: E402
 
 cli_letters.register(app)
+from agent.cli import db as cli_db  # noqa: E402
+
+cli_db.register(app)

@@ -142,8 +142,11 @@ def register(app: typer.Typer) -> None:
 
         with user_errors():
             store = Store()
-            problems = store.verify()
-            reviews, events = store.counts()
+            try:
+                problems = store.verify()
+                reviews, events = store.counts()
+            finally:
+                store.close()
         if as_json:
             out.print_json(
                 data={"ok": not problems, "reviews": reviews, "events": events, "problems": [p.model_dump() for p in problems]}

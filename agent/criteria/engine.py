@@ -20,6 +20,12 @@ from agent.facts.model import RED_FLAG_LABELS, ClinicalFacts, Evidence, FactStat
 Citer = Callable[[Cite, str], GuidelineCitation | None]
 MET, NOT_MET, UNDOC = CriterionStatus.met, CriterionStatus.not_met, CriterionStatus.not_documented
 MODALITY_PREFERENCE = ("mri_wo", "xr", "ct_wo", "mri_wwo", "mri_with", "ct_wwo", "ct_with")
+# The confidence the engine reports with a decision: a fixed rule (a code outside the criteria set is
+# referred) is certain; a guideline variant that rates the procedure is high; a variant without a rating
+# for it, or documentation that contradicts itself, is a coin toss the physician settles.
+CONFIDENCE_FIXED_RULE = 1.0
+CONFIDENCE_RATED_VARIANT = 0.9
+CONFIDENCE_UNRATED_OR_CONTRADICTED = 0.5
 
 
 @dataclass
@@ -207,7 +213,7 @@ class Engine:
             return CodeDetermination(
                 code=code,
                 decision=Decision.refer,
-                confidence=1.0,
+                confidence=CONFIDENCE_FIXED_RULE,
                 rationale=f"Code {code} is outside the knowledge base (spine imaging); no criteria apply.",
             )
         contexts = [Context(case, facts, info.region, t) for t in self.criteria.topics_for(info.region)]
@@ -341,7 +347,7 @@ class Engine:
             ),
             citations=citations,
             rationale=note,
-            confidence=0.5 if note else 0.9 if rating else 0.5,
+            confidence=CONFIDENCE_RATED_VARIANT if rating and not note else CONFIDENCE_UNRATED_OR_CONTRADICTED,
         )
 
 

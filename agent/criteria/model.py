@@ -8,7 +8,7 @@ Files (package data of ``umreview_guidelines``, i.e. the repository's guidelines
 * ``<name>.policy.yaml`` - a criteria set: which topics, how ratings map to decisions.
 
 Every model forbids unknown keys, so a typo fails with the file and the field path.
-The one engine that interprets these lives in ``agent.engine``.
+The one engine that interprets these lives in ``agent.criteria.engine``.
 """
 
 from __future__ import annotations

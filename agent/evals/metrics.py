@@ -1,7 +1,7 @@
 """Eval statistics, implemented here without scipy/sklearn: kappa, McNemar, percentiles, P/R.
 
 Everything is a pure function over plain values, so the tests can check each on a hand-made table.
-``summarize`` turns a list of per-case results (``agent.evals.CaseResult``) into the ``summary``
+``summarize`` turns a list of per-case results (``agent.evals.results.CaseResult``) into the ``summary``
 block of the results JSON (format: evals/README.md).
 """
 

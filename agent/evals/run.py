@@ -3,8 +3,8 @@
 The system under test never sees the labels: every case is reviewed as a copy with
 ``expected=None``. A case that raises is recorded as an error (wrong, no predictions), so one
 crashing case does not end a long LLM run. Results follow the format in evals/README.md:
-``{"summary": {...}, "cases": [...]}``; the summary is built by ``agent.eval_metrics``, the baseline
-diff by ``agent.eval_compare``, reports by ``agent.eval_report``; case-set lint is ``agent.eval_lint``.
+``{"summary": {...}, "cases": [...]}``; the summary is built by ``agent.evals.metrics``, the baseline
+diff by ``agent.evals.compare``, reports by ``agent.evals.report``; case-set lint is ``agent.evals.lint``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _numbers(source: Any) -> dict[str, float | int]:
     if source is None:
         return {}
     get = source.get if isinstance(source, dict) else (lambda key: getattr(source, key, None))
-    keys = (*_TOKEN_KEYS, "cost_usd", "cost")  # the names OpenAI, the Responses API and agent.determination use
+    keys = (*_TOKEN_KEYS, "cost_usd", "cost")  # the names OpenAI, the Responses API and agent.cases.determination use
     return {k: v for k in keys if isinstance(v := get(k), int | float) and not isinstance(v, bool)}
 
 

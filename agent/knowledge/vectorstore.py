@@ -80,7 +80,7 @@ class VectorStore:
         return len(new), len(stale)
 
     def _vectors(self, texts: list[str]) -> list[list[float]]:
-        """Shipped vectors for built-in chunks (agent/vector_cache.py); the model embeds the rest."""
+        """Shipped vectors for built-in chunks (agent/knowledge/vector_cache.py); the model embeds the rest."""
         found = vector_cache.lookup(self.embedder.name, texts)
         missing = [t for t, v in zip(texts, found, strict=True) if v is None]
         fresh = iter(self.embedder.embed(missing) if missing else [])

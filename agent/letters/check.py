@@ -1,9 +1,9 @@
 """The letter checker: required elements, reading grade, plain language, and consistency.
 
 ``check_letter`` reports, for a letter and the determination it was drafted from:
-* the required elements of the line of business (shared/reference/denial-letters.md rows 1-22)
+* the required elements of the line of business (docs/denial-letters.md rows 1-22)
   that are missing, each with the reason;
-* the Flesch-Kincaid grade (agent/readability.py) of the member-facing plain-language part;
+* the Flesch-Kincaid grade (agent/letters/readability.py) of the member-facing plain-language part;
 * acronyms without an explanation and procedure or diagnosis codes without a plain description in
   that part;
 * anything the letter states that the determination does not: a reason, criterion, guideline title,

@@ -1,13 +1,13 @@
 """Denial letters drafted from a Determination and its Case.
 
-Every element a line of business requires comes from the Jinja2 templates in ``agent/templates``
-(see shared/reference/denial-letters.md); the only generated wording is the specific reason, the
+Every element a line of business requires comes from the Jinja2 templates in ``agent/letters/templates``
+(see docs/denial-letters.md); the only generated wording is the specific reason, the
 clinical rationale and the missing information, and each of those restates a validated finding of
 the determination (criterion label and status, missing documentation, topic and variant titles) in
 words from ``templates/plain_language.yaml``. No fact or number is added. Only denied codes are part
 of a letter. The letter is a DRAFT until a physician reviewer's signature upholds the denial.
 
-``agent.letter_check.check_letter`` verifies a letter; ``agent.letter_render`` renders it.
+``agent.letters.check.check_letter`` verifies a letter; ``agent.letters.render`` renders it.
 """
 
 from __future__ import annotations

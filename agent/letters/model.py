@@ -31,7 +31,7 @@ DRAFT_BANNER = "DRAFT - not for sending. A physician reviewer must sign this let
 
 
 class LobRules(BaseModel):
-    """Deadlines a line of business sets (denial-letters.md rows 9-12); the templates and the checker read these."""
+    """Deadlines a line of business sets (docs/denial-letters.md rows 9-12); the templates and the checker read these."""
 
     model_config = ConfigDict(frozen=True)
     appeal_days: int

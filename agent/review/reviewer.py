@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
 
 from agent.backends.base import Backend, DraftRequest
 from agent.backends.offline import OfflineBackend
@@ -154,7 +153,3 @@ def _plus(total: TokenUsage | None, more: TokenUsage | None) -> TokenUsage | Non
     if more is None:
         return total
     return more if total is None else total + more
-
-
-def review_cases(cases: Sequence[Case], reviewer: Reviewer) -> list[Determination]:
-    return [reviewer.review(c) for c in cases]

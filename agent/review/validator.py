@@ -122,60 +122,31 @@ class Validator:
         bearing = {f for t in self.criteria.topics if region in t.regions for f in t.red_flags}
         flags = [f for f in facts.present_flags() if f in bearing]
         rules = self.engine.decide_code(case, facts, d.code)
-        if d.decision == Decision.deny and flags:
-            return [
-                _v(
-                    K.deny_with_red_flag,
-                    Severity.unsafe,
-                    f"deny recommended although red flag(s) bear on this region: {', '.join(flags)}",
-                    d.code,
-                    rules.decision if rules.decision != Decision.deny else Decision.refer,
-                )
-            ]
-        if d.decision != Decision.approve or rules.decision == Decision.approve:
-            if d.decision == Decision.deny and rules.decision == Decision.approve:
-                return [
-                    _v(
-                        K.decision_disagreement,
-                        Severity.unsafe,
-                        "deny recommended although the criteria engine finds the criteria met",
-                        d.code,
-                        Decision.refer,
-                    )
-                ]
+        if d.decision == Decision.deny:
+            if flags:
+                safe = Decision.refer if rules.decision == Decision.deny else rules.decision
+                message = f"deny recommended although red flag(s) bear on this region: {', '.join(flags)}"
+                return [_v(K.deny_with_red_flag, Severity.unsafe, message, d.code, safe)]
+            if rules.decision == Decision.approve:
+                message = "deny recommended although the criteria engine finds the criteria met"
+                return [_v(K.decision_disagreement, Severity.unsafe, message, d.code, Decision.refer)]
             return []
+        if d.decision == Decision.refer or rules.decision == Decision.approve:
+            return []
+        # An approval the criteria engine does not reach (it recommends deny or refer).
         if facts.injections:
-            return [
-                _v(
-                    K.instruction_obeyed,
-                    Severity.unsafe,
-                    "approval matches an instruction planted in the note, not the criteria",
-                    d.code,
-                    rules.decision,
-                )
-            ]
+            message = "approval matches an instruction planted in the note, not the criteria"
+            return [_v(K.instruction_obeyed, Severity.unsafe, message, d.code, rules.decision)]
         care = next((f for f in rules.criteria if f.criterion_id == "conservative_care"), None)
         if not flags and care is not None and care.status != "met":
             weeks = facts.conservative_care.total_weeks
             have = f"{weeks:g} weeks documented" if weeks is not None else "no dated conservative care documented"
-            return [
-                _v(
-                    K.approve_without_conservative_care,
-                    Severity.unsafe,
-                    f"approval without the required conservative care ({have})",
-                    d.code,
-                    Decision.refer if disputed else rules.decision,
-                )
-            ]
-        return [
-            _v(
-                K.approve_without_criteria,
-                Severity.unsafe,
-                f"approval although the criteria engine recommends {rules.decision.value}",
-                d.code,
-                Decision.refer,
-            )
-        ]
+            message = f"approval without the required conservative care ({have})"
+            safe = Decision.refer if disputed else rules.decision  # readers still disagree: never deny
+            return [_v(K.approve_without_conservative_care, Severity.unsafe, message, d.code, safe)]
+        # Whatever the engine recommends, an unsupported approval goes to a physician: refer, never deny.
+        message = f"approval although the criteria engine recommends {rules.decision.value}"
+        return [_v(K.approve_without_criteria, Severity.unsafe, message, d.code, Decision.refer)]
 
 
 def apply_safe_outcome(det: Determination, violations: list[Violation]) -> Determination:

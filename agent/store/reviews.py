@@ -6,7 +6,8 @@
     store.sign(rec.id, reviewer="Dr. Lee", credentials="MD, board-certified radiology", decision="uphold")
     store.verify()                                    # -> [] or a list of Problem
 
-Tables are created on first use. Writes run in one transaction that first locks the chain head
+The schema is brought to the newest migration on first use (``agent.store.migrations``; the setting
+``database_auto_upgrade`` off makes an old schema an error instead). Writes run in one transaction that first locks the chain head
 (``SELECT ... FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so several web workers can
 append safely. Review rows never change except ``status``, which ``verify`` checks against the events.
 """
@@ -31,12 +32,12 @@ from agent.cases.determination import Determination
 from agent.cases.model import Case, Decision, Urgency
 from agent.errors import NotFoundError, StoreError
 from agent.settings import Settings, get_settings
-from agent.store import audit
+from agent.store import audit, migrations
 from agent.store.audit import EventKind, Problem, ReviewStatus
 from agent.store.clocks import due_at, is_overdue
 from agent.store.files import private_dir
 from agent.store.signoff import SIGNING_ROLE, SignDecision, check_signer, plan_signoff
-from agent.store.tables import Base, ChainHead, EventRow, ReviewRow, TokenRow, make_engine, utc
+from agent.store.tables import ChainHead, EventRow, ReviewRow, TokenRow, make_engine, utc
 
 __all__ = ["Event", "EventKind", "Problem", "ReviewRecord", "ReviewStatus", "SignDecision", "SignOff", "Store"]
 
@@ -146,10 +147,18 @@ class Store:
             private_dir(self.settings.data_dir)  # the default SQLite file holds every note: 0700 directory
         self.engine = make_engine(self.url)
         self._writer = self.engine.execution_options(umreview_write=True)
-        with self._errors("create the audit tables"):
-            for attempt in range(3):  # web workers starting together may race to create the same tables
+        try:
+            self._prepare()
+        except BaseException:
+            self.engine.dispose()  # a refused or unreachable store leaves no open connection behind
+            raise
+
+    def _prepare(self) -> None:
+        """Bring the schema to the newest migration (or refuse, by setting) and seed the chain head."""
+        with self._errors("bring the audit store's schema up to date"):
+            for attempt in range(3):  # web workers starting together may race to seed the chain head
                 try:
-                    Base.metadata.create_all(self._writer)  # BEGIN IMMEDIATE on SQLite: no lock upgrade to fail
+                    migrations.ensure(self._writer, auto_upgrade=self.settings.database_auto_upgrade)
                     with Session(self._writer) as s, s.begin():
                         if s.get(ChainHead, 1) is None:
                             s.add(ChainHead(id=1, seq=0, hash=audit.GENESIS_HASH))
@@ -404,7 +413,7 @@ class Store:
         codes: list[str] | None = None,
         to: Decision | str = Decision.approve,
     ) -> ReviewRecord:
-        """Physician sign-off (rules in ``agent.signoff``): ``uphold`` makes the recommendation final;
+        """Physician sign-off (rules in ``agent.store.signoff``): ``uphold`` makes the recommendation final;
         ``overturn`` (reason required) changes recommended denials, or ``codes``, to ``to`` (approve or refer)."""
         check_signer(review_id, reviewer=reviewer, credentials=credentials, role=role)
         with self._write("sign a review") as (s, head):
