@@ -7,7 +7,7 @@ where the two differ are the point: a new policy is data, not code.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from agent.facts.model import (
 from agent.knowledge.base import KnowledgeBase
 
 ACR, PAYER = "acr-default", "payer-model"
+NOTE_DATE = date(2026, 9, 14)
 DOCUMENT = "payer-spine-mri-policy"
 PRESENT = FactStatus.present
 NOTE = (
@@ -78,8 +79,15 @@ def facts(
     for flag in flags:
         built.red_flags[flag] = present(FLAG_PHRASE[flag])
     if care is not None:
+        # dated (the payer policy does not count undated treatment): ongoing to the note date unless it ended
+        ended = care_ended or NOTE_DATE
         pt = Modality(
-            name="physical therapy", status=PRESENT, weeks=care, evidence=[ev("8 weeks of physical therapy")], ended=care_ended
+            name="physical_therapy",
+            status=PRESENT,
+            weeks=care,
+            evidence=[ev("8 weeks of physical therapy")],
+            started=ended - timedelta(days=round(care * 7)),
+            ended=ended,
         )
         built.conservative_care = ConservativeCare(status=PRESENT, modalities=[pt], total_weeks=care)
     if radic:
@@ -99,9 +107,7 @@ def facts(
 
 
 def case(code: str, age: int = 50) -> Case:
-    request = Request(
-        patient=Patient(age=age), procedures=[Procedure(code=code)], clinical_notes=NOTE, note_date=date(2026, 9, 14)
-    )
+    request = Request(patient=Patient(age=age), procedures=[Procedure(code=code)], clinical_notes=NOTE, note_date=NOTE_DATE)
     return Case(id="payer-row", request=request)
 
 
@@ -136,13 +142,12 @@ ROWS = [
         missing="objective finding",
     ),
     row(
-        "cervical-radiculopathy-care-no-candidacy",
-        "72141",
-        {"care": 8, "persistent": True, "radic": "cervical", "deficit": "cervical"},
-        "approve",
+        "lumbar-radiculopathy-objective-finding-no-candidacy",
+        "72148",
+        {"care": 8, "persistent": True, "radic": "lumbar", "deficit": "lumbar"},
         "deny",
-        variant="pc-radicular",
-        missing="surgery or an intervention",
+        "approve",
+        variant="pl-b",
     ),
     row("cervical-axial-pathway-b-met", "72141", {**B}, "deny", "approve", variant="pc-b"),
     row(
@@ -171,8 +176,16 @@ ROWS = [
         variant="pl-b",
     ),
     row("lumbar-xray-no-red-flag-needs-no-authorization", "72100", {}, "deny", "approve", variant="pl-none"),
-    row("lumbar-ct-with-contrast-only-outside-policy", "72132", {**B}, "deny", "refer", variant="pl-b", alternative="72148"),
     # --- where they agree --------------------------------------------------------------------------
+    row("lumbar-ct-with-contrast-only-outside-policy", "72132", {**B}, "refer", "refer", variant="pl-b", alternative="72148"),
+    row(
+        "cervical-radiculopathy-objective-finding-no-candidacy",
+        "72141",
+        {"care": 8, "persistent": True, "radic": "cervical", "deficit": "cervical"},
+        "approve",
+        "approve",
+        variant="pc-b",
+    ),
     row("lumbar-pathway-b-approve", "72148", {**B}, "approve", "approve", variant="pl-b"),
     row("lumbar-radiculopathy-objective-finding", "72148", {**RADIC_B}, "approve", "approve", variant="pl-b"),
     row(
@@ -299,7 +312,8 @@ def test_payer_determinations_cite_the_policy_verbatim(
 
 
 def test_patients_under_18_are_outside_the_payer_policy(engines: dict[str, Engine]) -> None:
-    assert decide(engines[ACR], "72148", B, age=16).decision == Decision.approve
+    under_acr = decide(engines[ACR], "72148", B, age=16)  # the ACR topics describe adults too
+    assert under_acr.decision == Decision.refer and "under 18" in under_acr.rationale
     under_payer = decide(engines[PAYER], "72148", B, age=16)
     assert under_payer.decision == Decision.refer and under_payer.topic_id is None
     assert decide(engines[PAYER], "72148", B, age=18).decision == Decision.approve
@@ -328,8 +342,8 @@ def payer(kb_offline: KnowledgeBase) -> CriteriaSet:
 
 def test_payer_policy_is_listed_and_loads(kb_offline: KnowledgeBase, payer: CriteriaSet) -> None:
     assert {ACR, PAYER} <= set(kb_offline.policies())
-    assert payer.policy.version == "2026.1"
-    assert payer.policy.effective == date(2026, 1, 1)
+    assert payer.policy.version == "2026.2"
+    assert payer.policy.effective == date(2026, 4, 1)
     assert [t.id for t in payer.topics] == ["payer-lumbar", "payer-thoracic", "payer-cervical"]
     assert {t.document for t in payer.topics} == {DOCUMENT}
 

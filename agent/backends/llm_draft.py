@@ -149,7 +149,9 @@ def _code(draft: CodeDraft, engine: CodeDetermination | None, note: str, chunks:
         for c in draft.criteria
     ]
     scenario = (
-        engine.model_dump(include={"description", "region", "topic_id", "topic_title", "variant_id", "variant_title", "rating"})
+        engine.model_dump(
+            include={"description", "region", "topic_id", "topic_title", "variant_id", "variant_title", "rating", "departures"}
+        )
         if engine
         else {}
     )

@@ -77,6 +77,10 @@ class CodeDetermination(BaseModel):
     alternative_code: str | None = None
     alternative_reason: str | None = None
     rationale: str = ""
+    departures: list[str] = Field(
+        default_factory=list,
+        description="deliberate departures of the criteria set from its source text that decided this code",
+    )
     citations: list[GuidelineCitation] = Field(default_factory=list)
     confidence: float = Field(default=1.0, ge=0.0, le=1.0)
 

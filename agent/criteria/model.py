@@ -49,6 +49,11 @@ class CodeInfo(BaseModel):
     region: Region
     procedure: ProcedureKind
     label: str
+    refer: str | None = Field(
+        default=None,
+        description="always refer this code, for this reason (e.g. a CT-with-contrast code that is also billed as the "
+        "CT half of a CT myelogram, a study the criteria do not rate on its own); the variant's rating is still shown",
+    )
 
 
 class CodeTable(BaseModel):
@@ -68,6 +73,22 @@ class RecentCare(BaseModel):
     within_weeks: float = Field(gt=0)
 
 
+class CareRule(BaseModel):
+    """Weeks of documented conservative care, with the criteria set's counting rules.
+
+    ``modalities``: only these modality names count (lexicon keys such as ``physical_therapy``);
+    ``within_weeks``: only treatment inside that window before the note date counts;
+    ``undated: exclude``: a course with neither a start nor an end date does not count ("Undated
+    treatment cannot be counted toward the 6 weeks"); ``count`` keeps it in full.
+    """
+
+    model_config = _STRICT
+    weeks: float = Field(ge=0)
+    within_weeks: float | None = Field(default=None, gt=0)
+    modalities: list[str] | None = None
+    undated: Literal["count", "exclude"] = "count"
+
+
 class Condition(BaseModel):
     """A test over ClinicalFacts. Exactly one key is set.
 
@@ -85,6 +106,7 @@ class Condition(BaseModel):
     fact: str | None = None
     conservative_care_weeks: float | None = Field(default=None, ge=0)
     recent_conservative_care: RecentCare | None = None
+    care: CareRule | None = None
     symptom_weeks_min: float | None = Field(default=None, ge=0)
     symptom_weeks_max: float | None = Field(default=None, ge=0)
     prior_surgery: Literal["same_region", "other_region"] | None = None
@@ -118,6 +140,7 @@ class Criterion(BaseModel):
     id: str
     label: str
     when: Condition
+    departure: str | None = Field(default=None, description="departure id, shown when this criterion decides")
     role: Literal["required", "supporting", "info"] = Field(
         default="required",
         description="required: approval needs it; supporting: listed as missing but does not block; info: shown only",
@@ -132,10 +155,46 @@ class Criterion(BaseModel):
         return self
 
 
+class PolicyGate(BaseModel):
+    """A criteria set's own requirement on top of the source's variant (a deliberate departure).
+
+    The variant (and its rating) stays the one the source assigns; when ``when`` is not met, a
+    study in ``procedures`` is denied and the determination names the departure as the reason.
+    Example: ACR rates MRI usually appropriate for new cervical radiculopathy with no waiting
+    period; the default set asks for 6 weeks of documented care first.
+    """
+
+    model_config = _STRICT
+    when: Condition
+    procedures: list[ProcedureKind] = Field(min_length=1)
+    departure: str = Field(description="id of the topic departure that explains the requirement")
+
+
+class Departure(BaseModel):
+    """A deliberate difference between the criteria and the source text, shown when it decides."""
+
+    model_config = _STRICT
+    id: str
+    summary: str = Field(min_length=20, description="what differs from the source and why, in a reviewer's words")
+    procedures: list[ProcedureKind] | None = Field(
+        default=None, description="shown only when one of these studies is requested (default: any)"
+    )
+
+
 class Variant(BaseModel):
     model_config = _STRICT
     id: str
     number: int | None = None
+    rated_as: int | None = Field(
+        default=None, description="the source variant whose ratings this one borrows (a departure must say why)"
+    )
+    policy: PolicyGate | None = None
+    with_red_flags: bool = Field(
+        default=False,
+        description="a pathway that still competes when a red-flag variant applies (prior surgery at the region: "
+        "'a patient with prior lumbar surgery and fever fits both Variant 5 and Variant 7')",
+    )
+    departures: list[str] = Field(default_factory=list, description="departure ids shown whenever this variant decides")
     title: str
     kind: Literal["red_flag", "pathway", "default"]
     when: Condition | None = None
@@ -160,6 +219,8 @@ class Topic(BaseModel):
     regions: list[Region] = Field(min_length=1)
     red_flags: list[str] = Field(description="red-flag ids that bear on this topic's region(s)")
     only_when: Condition | None = Field(default=None, description="topic applies only if this holds")
+    only_when_reason: str = Field(default="", description="why a request outside only_when is referred")
+    departures: list[Departure] = Field(default_factory=list)
     criteria: list[Criterion]
     approval_pathway: str = Field(description="variant whose criteria a request without red flags must meet")
     variants: list[Variant] = Field(min_length=1)
@@ -175,10 +236,20 @@ class Topic(BaseModel):
         if self.approval_pathway not in variant_ids:
             raise ValueError(f"approval_pathway {self.approval_pathway!r} is not one of the variants {variant_ids}")
         criterion_ids = {c.id for c in self.criteria}
-        for ref in _criterion_refs([v.when for v in self.variants] + [c.when for c in self.criteria]):
+        gates: list[Condition | None] = [v.policy.when for v in self.variants if v.policy]
+        for ref in _criterion_refs([v.when for v in self.variants] + [c.when for c in self.criteria] + gates):
             if ref not in criterion_ids:
                 raise ValueError(f"condition refers to unknown criterion {ref!r}")
+        departure_ids = {d.id for d in self.departures}
+        used = [d for v in self.variants for d in v.departures] + [v.policy.departure for v in self.variants if v.policy]
+        used += [c.departure for c in self.criteria if c.departure]
+        unknown_departures = sorted(set(used) - departure_ids)
+        if unknown_departures:
+            raise ValueError(f"unknown departure(s) {unknown_departures}; declare them under 'departures'")
         return self
+
+    def departure(self, departure_id: str) -> Departure:
+        return next(d for d in self.departures if d.id == departure_id)
 
     def criterion(self, criterion_id: str) -> Criterion:
         return next(c for c in self.criteria if c.id == criterion_id)

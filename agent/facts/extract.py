@@ -16,6 +16,7 @@ from agent.cases.model import RED_FLAG_IDS, Case
 from agent.facts.care import conservative_care, prior_surgeries
 from agent.facts.codes import flag_codes
 from agent.facts.context import Mention, Modifier
+from agent.facts.criteria_facts import supplement
 from agent.facts.injection import find_instructions
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.facts.note import Note, lexicon, rx
@@ -325,7 +326,7 @@ def extract_facts(case: Case) -> ClinicalFacts:
     deficit = _regional(note, lex["neuro_deficit"], "neuro_deficit")
     _numeric_flags(note, lex, flags, deficit)
     symptom_weeks, regions = _symptoms(note, lex)
-    return ClinicalFacts(
+    facts = ClinicalFacts(
         extractor=EXTRACTOR,
         red_flags=flags,
         symptom_weeks=symptom_weeks,
@@ -341,3 +342,4 @@ def extract_facts(case: Case) -> ClinicalFacts:
         functional_impairment=fact_from(note, note.mentions("function", lex["functional_impairment"])),
         injections=_injections(note, lex),
     )
+    return supplement(note, lex, facts)

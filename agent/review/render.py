@@ -54,6 +54,7 @@ def code_panel(d: CodeDetermination) -> Panel:
         suffix = {"required": "", "supporting": " (supporting)", "info": " (info)"}[f.role]
         crit.add_row(f.label + suffix, STATUS_MARK[f.status], quote, cite)
     parts: list = [Text(d.rationale)]
+    parts += [Text(f"Departure from the guideline: {x}", style="italic") for x in d.departures]
     if d.criteria:
         parts.append(crit)
     if d.missing_documentation:
@@ -106,6 +107,8 @@ def to_markdown(det: Determination) -> str:
         lines += [f"## {d.code}: {d.description or ''} - **{_decision_label(d)}**", "", d.rationale, ""]
         if d.topic_title:
             lines += [f"Guideline: {d.topic_title}; scenario: {d.variant_title} (rating {d.rating or 'n/a'}).", ""]
+        if d.departures:
+            lines += ["Criteria-set departures from the guideline that decided this code:", *[f"- {x}" for x in d.departures], ""]
         if d.criteria:
             lines += ["| criterion | status | note evidence | guideline citation |", "| --- | --- | --- | --- |"]
             for f in d.criteria:

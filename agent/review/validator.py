@@ -142,8 +142,8 @@ class Validator:
             weeks = facts.conservative_care.total_weeks
             have = f"{weeks:g} weeks documented" if weeks is not None else "no dated conservative care documented"
             message = f"approval without the required conservative care ({have})"
-            safe = Decision.refer if disputed else rules.decision  # readers still disagree: never deny
-            return [_v(K.approve_without_conservative_care, Severity.unsafe, message, d.code, safe)]
+            fallback: Decision = Decision.refer if disputed else rules.decision  # readers still disagree: never deny
+            return [_v(K.approve_without_conservative_care, Severity.unsafe, message, d.code, fallback)]
         # Whatever the engine recommends, an unsupported approval goes to a physician: refer, never deny.
         message = f"approval although the criteria engine recommends {rules.decision.value}"
         return [_v(K.approve_without_criteria, Severity.unsafe, message, d.code, Decision.refer)]
