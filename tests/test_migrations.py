@@ -30,7 +30,7 @@ from agent.settings import Settings
 from agent.store import migrations
 from agent.store.reviews import Store
 from agent.store.tables import Base, make_engine
-from agent.web.auth import TokenRow, TokenStore
+from agent.web.auth import TokenStore
 
 runner = CliRunner()
 _db_numbers = itertools.count()
@@ -134,7 +134,7 @@ def filled_legacy_database(url: str, tmp_path: Path) -> str:
     make_review(scratch, "case-c", "refer")
     scratch.record_event(first, "asked", actor="nurse.kim", payload={"question": "Which criteria are unmet?"})
     scratch.sign(first, reviewer="Dr. Ana Lee", credentials="MD", decision="uphold")
-    TokenStore(scratch.engine).create("Dr. Ana Lee", "physician")
+    TokenStore(scratch).create("Dr. Ana Lee", "physician")
     legacy = legacy_metadata()
     target = sa.create_engine(url)
     legacy.create_all(target)
@@ -171,7 +171,7 @@ def test_the_head_schema_is_the_models(db_url: str) -> None:
     migrations.upgrade(engine)
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": migrations.VERSION_TABLE})
-        diff = compare_metadata(context, [Base.metadata, TokenRow.metadata])
+        diff = compare_metadata(context, Base.metadata)
     engine.dispose()
     assert diff == []
 
@@ -187,12 +187,12 @@ def test_a_legacy_database_upgrades_and_its_chain_still_verifies(
     code, output = cli(url, "audit", "verify", "--json", monkeypatch=monkeypatch)
     assert code == 0, output
     report = json.loads(output)
-    assert (report["ok"], report["reviews"], report["events"]) == (True, 3, 5)
+    assert (report["ok"], report["reviews"], report["events"]) == (True, 3, 6)  # 5 review events + token_created
     store = Store(url, settings=Settings(data_dir=tmp_path))
     assert [r.case_id for r in store.list_reviews(status="final")] == ["case-a"]
-    assert [t.name for t in TokenStore(store.engine).list()] == ["Dr. Ana Lee"]
+    assert [t.name for t in TokenStore(store).list()] == ["Dr. Ana Lee"]
     make_review(store, "case-d", "deny")  # the chain goes on from where it was
-    assert store.verify() == [] and store.counts() == (4, 6)
+    assert store.verify() == [] and store.counts() == (4, 7)
     store.close()
     code, output = cli(url, "db", "upgrade", monkeypatch=monkeypatch)
     assert code == 0 and "already at revision" in output
@@ -202,7 +202,7 @@ def test_start_up_upgrades_a_legacy_database(db_url: str, tmp_path: Path) -> Non
     url = filled_legacy_database(db_url, tmp_path)
     store = Store(url, settings=Settings(data_dir=tmp_path))
     assert migrations.state(store.engine).up_to_date
-    assert store.verify() == [] and store.counts() == (3, 5)
+    assert store.verify() == [] and store.counts() == (3, 6)
     store.close()
 
 
@@ -262,5 +262,5 @@ def test_a_new_revision_applies_to_a_filled_database(db_url: str, tmp_path: Path
     monkeypatch.setattr(migrations, "ensure", functools.partial(migrations.ensure, directory=directory))
     store = Store(url, settings=Settings(data_dir=tmp_path))
     assert migrations.state(store.engine, directory).current == path.name[:4]
-    assert store.verify() == [] and store.counts() == (3, 5)
+    assert store.verify() == [] and store.counts() == (3, 6)
     store.close()
