@@ -129,6 +129,7 @@ SECTION_ROWS = [
         ["hpi", "past_medical_history", "allergies"],
     ),
     ("title", "PHYSICAL THERAPY DISCHARGE SUMMARY\nGoals met.", ["title"]),
+    ("title with a date", "NEUROSURGERY CONSULT NOTE - 10/02/2026 (self-referred)\nNeck pain.", ["title"]),
 ]
 
 
@@ -140,3 +141,8 @@ def test_sections(text: str, kinds: list[str]) -> None:
 def test_a_fusion_named_by_its_approach_is_prior_surgery() -> None:
     facts = extract_facts(case_with("She is status post posterior fusion for spondylolisthesis, now new L4 leg pain."))
     assert [s.region for s in facts.prior_surgery] == ["lumbar"]
+
+
+def test_a_consult_title_is_not_a_prior_surgery() -> None:
+    facts = extract_facts(case_with("SPINE SURGERY CONSULT - 09/30/2026 (from PCP)\nMid-back band-like pain for 8 weeks."))
+    assert facts.prior_surgery == []

@@ -2,7 +2,7 @@
 
 An implementation of the ConText algorithm (Harkema et al., J Biomed Inform 2009) in the form
 medspaCy uses, without spaCy. Targets (the concepts to find) are regexes given by the caller;
-modifier rules (trigger phrases) are data in ``agent/data/context_rules.yaml``.
+modifier rules (trigger phrases) are data in ``agent/facts/data/context_rules.yaml``.
 
 Per sentence:
 

@@ -23,7 +23,6 @@ from agent.facts.note import Note, lexicon, rx
 from agent.facts.textspans import Sentence, split_sentences
 
 EXTRACTOR = "rules:extract-1"
-_DISCOUNTING = {Modifier.NEGATED, Modifier.FAMILY, Modifier.HYPOTHETICAL, Modifier.RESOLVED}
 
 
 _SUSPICION = re.compile(

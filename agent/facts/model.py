@@ -1,6 +1,6 @@
 """ClinicalFacts: what the note says, each fact with a status, verbatim quotes and spans.
 
-Produced by the deterministic extractor (``agent.extract``) and, with the LLM backend, by the
+Produced by the deterministic extractor (``agent.facts.extract``) and, with the LLM backend, by the
 model; the criteria engine and the validator read only this structure, never the raw note.
 """
 

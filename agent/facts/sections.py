@@ -96,6 +96,8 @@ def _heading_rx() -> re.Pattern[str]:
 
 
 _ALONE = re.compile(r"^[ \t]*(?P<head>[A-Za-z][A-Za-z /&'()-]{1,60}?)[ \t]*:?[ \t]*$", re.MULTILINE)
+# A title line that carries a date or a note after its capitals: "SPINE SURGERY CONSULT - 11/18/2026 (referred)".
+_TITLE_LEAD = re.compile(r"^[ \t]*(?P<head>[A-Z][A-Z&/' -]{3,60}?[A-Z])(?=[ \t]*(?:[-–:,][ \t]|\(|\d))", re.MULTILINE)
 _ATTACHMENT = re.compile(re.escape(ATTACHMENT_HEADER).replace(r"\{n\}", r"\d+").replace(r"\{title\}\{when\}", ".*"))
 
 
@@ -135,6 +137,9 @@ def _headings(text: str) -> list[tuple[int, int, str, bool]]:
         kind = _kind_of(m.group("head"))
         if kind is not None:
             found[start] = (start, m.end(), kind, False)
+    for m in _TITLE_LEAD.finditer(text):
+        if m.start("head") not in found and _kind_of(m.group("head")) is None and _is_title(m.group("head")):
+            found[m.start("head")] = (m.start("head"), m.end("head"), "title", True)
     for m in _ATTACHMENT.finditer(text):
         found[m.start()] = (m.start(), m.end(), "title", True)
     return sorted(found.values())
