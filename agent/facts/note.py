@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.resources
 import re
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
@@ -58,9 +59,22 @@ class Note:
         """The sections of the note (``agent.facts.sections``)."""
         return find_sections(self.text)
 
+    @cached_property
+    def _bodies(self) -> tuple[list[int], list[Section]]:
+        bodies = sorted((s for s in self.layout if s.kind != "title"), key=lambda s: s.start)
+        return [s.start for s in bodies], bodies
+
     def section_at(self, pos: int) -> Section | None:
-        held = [s for s in self.layout if s.holds(pos) and s.kind != "title"]
-        return held[-1] if held else None
+        """The innermost section holding ``pos`` (sections follow each other; titles hold no text)."""
+        starts, bodies = self._bodies
+        i = bisect_right(starts, pos) - 1
+        while i >= 0:
+            if bodies[i].holds(pos):
+                return bodies[i]
+            if bodies[i].end <= pos and i > 0 and bodies[i - 1].end <= bodies[i].start:
+                return None
+            i -= 1
+        return None
 
     def in_heading(self, start: int, end: int) -> bool:
         return any(s.heading_start < end and start < s.heading_end for s in self.layout)
