@@ -297,11 +297,6 @@ def test_8_the_cli_reports_a_deep_file_and_reviews_the_rest(tmp_path: Path) -> N
     assert "cervical-fusion" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PAS intake (agent/cases/pas_submit.py, the intake engineer's) lets json's integer-digit ValueError "
-    "through as a 500; remove this mark when it answers 4xx",
-)
 def test_8_fhir_submit_survives_a_number_of_thousands_of_digits(client: TestClient, site: Site) -> None:
     headers = {**site.auth("reviewer"), "content-type": "application/fhir+json"}
     response = client.post("/fhir/Claim/$submit", content=b'{"resourceType": 1' + b"0" * 5000 + b"}", headers=headers)

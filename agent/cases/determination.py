@@ -120,6 +120,7 @@ class Violation(BaseModel):
     code: str | None = None
     message: str
     safe_decision: Decision | None = Field(default=None, description="what the validator requires instead")
+    red_flags: list[str] = Field(default_factory=list, description="red-flag ids the finding is about, as data")
 
 
 class TokenUsage(BaseModel):

@@ -40,6 +40,8 @@ def pas_submit(raw: bytes, submit: Callable[[Case], Reviewed], *, source: str = 
         )
     except RecursionError:
         return 400, operation_outcome(CaseFileError(source, "", "the body nests too deeply to be a FHIR Bundle"))
+    except ValueError:  # a number of thousands of digits (Python's integer-string limit)
+        return 400, operation_outcome(CaseFileError(source, "", "the body holds a number too long to be FHIR data"))
     try:
         request = read_pas_request(data, source=source)
     except CaseFileError as exc:

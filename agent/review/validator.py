@@ -77,9 +77,8 @@ class Validator:
             found += self._check_code(d, case, decide_on, disputed)
         missed = [f for f in decide_on.present_flags() if f not in det.red_flags]
         if missed:
-            found.append(
-                _v(K.red_flag_disagreement, Severity.info, f"red flag(s) found in the note but not reported: {', '.join(missed)}")
-            )
+            message = f"red flag(s) found in the note but not reported: {', '.join(missed)}"
+            found.append(_v(K.red_flag_disagreement, Severity.info, message).model_copy(update={"red_flags": missed}))
         return found
 
     def _check_code(self, d: CodeDetermination, case: Case, facts: ClinicalFacts, disputed: bool) -> list[Violation]:
@@ -173,10 +172,6 @@ def apply_safe_outcome(det: Determination, violations: list[Violation]) -> Deter
                 )
             )
     red_flags = sorted(
-        set(det.red_flags) | {f for v in violations if v.kind == K.red_flag_disagreement for f in _flags_in(v.message)}
+        set(det.red_flags) | {f for v in violations if v.kind == K.red_flag_disagreement for f in v.red_flags}
     )
     return det.model_copy(update={"determinations": codes, "validator_findings": violations, "red_flags": red_flags})
-
-
-def _flags_in(message: str) -> list[str]:
-    return [part.strip() for part in message.split(":", 1)[-1].split(",")]
