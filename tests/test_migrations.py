@@ -264,3 +264,13 @@ def test_a_new_revision_applies_to_a_filled_database(db_url: str, tmp_path: Path
     assert migrations.state(store.engine, directory).current == path.name[:4]
     assert store.verify() == [] and store.counts() == (3, 6)
     store.close()
+
+
+def test_the_baseline_refuses_a_downgrade_that_would_drop_the_audit_log() -> None:
+    import importlib
+
+    from agent.errors import StoreError
+
+    baseline = importlib.import_module("agent.store.migrations.versions.0001_baseline")
+    with pytest.raises(StoreError, match="restore a database backup"):
+        baseline.downgrade()

@@ -4,10 +4,10 @@ it never supports an approval (verified model facts are merged in ``agent.review
 
 from __future__ import annotations
 
-from agent.cases.determination import Determination, ReportedFacts, Severity, Violation, ViolationKind
-from agent.cases.model import Decision
+from agent.cases.determination import Determination, ReportedFacts, ViolationKind
 from agent.criteria.model import CriteriaSet
 from agent.facts.model import ClinicalFacts
+from agent.review.validator import refer_denies
 
 
 def _bearing_flags(criteria: CriteriaSet, code: str) -> set[str]:
@@ -26,25 +26,13 @@ def refer_on_unconfirmed_flags(
     model_only = set(reported.red_flags) - set(facts.present_flags())
     if not model_only:
         return det
-    codes, notes = [], []
+    reasons = {}
     for d in det.determinations:
         flags = sorted(model_only & _bearing_flags(criteria, d.code))
-        if d.decision == Decision.deny and flags:
-            message = (
+        if flags:
+            reasons[d.code] = (
+                ViolationKind.model_red_flag_unconfirmed,
                 f"deny changed to refer: the model reports {', '.join(flags)} bearing on this region, "
-                "which the rules did not find; a physician should review the note"
+                "which the rules did not find; a physician should review the note",
             )
-            d = d.model_copy(update={"decision": Decision.refer, "rationale": f"{d.rationale} [{message}.]".strip()})
-            notes.append(
-                Violation(
-                    kind=ViolationKind.model_red_flag_unconfirmed,
-                    severity=Severity.info,
-                    code=d.code,
-                    message=message,
-                    safe_decision=Decision.refer,
-                )
-            )
-        codes.append(d)
-    if not notes:
-        return det
-    return det.model_copy(update={"determinations": codes, "validator_findings": [*det.validator_findings, *notes]})
+    return refer_denies(det, reasons)

@@ -13,6 +13,7 @@ from agent.cases.model import Case, Decision
 from agent.criteria.engine import Engine
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Modality
 from agent.review.evidence import VerifiedReading
+from agent.review.validator import refer_denies
 
 MODEL_COURSE = "as read by the model (quote verified)"
 
@@ -139,26 +140,17 @@ def refer_on_disputed(
     if not disputed(reported, verified) or reported is None:
         return det
     claimed = merged_facts(facts, _as_claimed(reported))
-    codes, notes = [], []
-    for d in det.determinations:
-        if d.decision == Decision.deny and engine.decide_code(case, claimed, d.code).decision != Decision.deny:
-            reasons = "; ".join(v.message for v in verified.refused)
-            message = (
-                "deny changed to refer: the readers disagree on a fact that decides this code. Model: "
-                f"{reasons}. Rules: {_weeks(facts.conservative_care.total_weeks)} of conservative care, "
-                f"red flags {', '.join(facts.present_flags()) or 'none'}, candidacy {facts.candidacy.status.value}"
-            )
-            d = d.model_copy(update={"decision": Decision.refer, "rationale": f"{d.rationale} [{message}.]".strip()})
-            notes.append(
-                Violation(
-                    kind=ViolationKind.readers_disagree,
-                    severity=Severity.info,
-                    code=d.code,
-                    message=message,
-                    safe_decision=Decision.refer,
-                )
-            )
-        codes.append(d)
-    if not notes:
-        return det
-    return det.model_copy(update={"determinations": codes, "validator_findings": [*det.validator_findings, *notes]})
+    refused = "; ".join(v.message for v in verified.refused)
+    rules_reading = (
+        f"{_weeks(facts.conservative_care.total_weeks)} of conservative care, red flags "
+        f"{', '.join(facts.present_flags()) or 'none'}, candidacy {facts.candidacy.status.value}"
+    )
+    message = (
+        f"deny changed to refer: the readers disagree on a fact that decides this code. Model: {refused}. Rules: {rules_reading}"
+    )
+    moved = [
+        d.code
+        for d in det.determinations
+        if d.decision == Decision.deny and engine.decide_code(case, claimed, d.code).decision != Decision.deny
+    ]
+    return refer_denies(det, {code: (ViolationKind.readers_disagree, message) for code in moved})

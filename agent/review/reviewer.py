@@ -25,7 +25,7 @@ from agent.facts.extract import extract_facts
 from agent.facts.model import ClinicalFacts
 from agent.knowledge.base import KnowledgeBase
 from agent.knowledge.retrieval import Filters, Hit
-from agent.review.evidence import verify_reading
+from agent.review.evidence import VerifiedReading, verify_reading
 from agent.review.fact_check import refer_on_unconfirmed_flags
 from agent.review.readings import disputed, merged_facts, reading_findings, refer_on_disputed
 from agent.review.validator import Validator, apply_safe_outcome
@@ -105,6 +105,7 @@ class Reviewer:
         draft, violations, reasons, attempts = None, [], [], 0
         usage: TokenUsage | None = None
         reported: ReportedFacts | None = None
+        kept = VerifiedReading()  # the verified reading of ``reported``: checked once per reading
         feedback: list[Violation] | None = None
         for attempts in range(1, self.repair_rounds + 2):
             try:
@@ -114,8 +115,9 @@ class Reviewer:
                 reasons.append(f"attempt {attempts}: backend error: {exc}")
                 break
             usage = _plus(usage, candidate.provenance.usage)
-            reported = candidate.llm_facts or reported
             verified = verify_reading(case, candidate.llm_facts, set(request.facts.present_flags()))
+            if candidate.llm_facts is not None:
+                reported, kept = candidate.llm_facts, verified
             merged = merged_facts(request.facts, verified)
             violations = self.validator.validate(
                 candidate, case, request.facts, merged=merged, disputed=disputed(candidate.llm_facts, verified)
@@ -131,12 +133,11 @@ class Reviewer:
             log.info("case %s: falling back to the rules engine after %d attempt(s)", case.id, attempts)
             # The fallback keeps the model's verified facts: evidence that checked out is not discarded
             # because the draft around it failed (a bad citation, say).
-            verified = verify_reading(case, reported, set(request.facts.present_flags()))
-            merged = merged_facts(request.facts, verified)
+            merged = merged_facts(request.facts, kept)
             fallback_request = request.model_copy(update={"facts": merged, "engine": self.engine.decide(case, merged)})
             offline = OfflineBackend().draft(fallback_request)
             checked = self.validator.validate(offline, case, request.facts, merged=merged)
-            checked += reading_findings(request.facts, reported, verified)
+            checked += reading_findings(request.facts, reported, kept)
             final = apply_safe_outcome(offline, checked).model_copy(
                 update={"fallback": Fallback(reasons=reasons, attempts=attempts), "llm_facts": reported}
             )
@@ -145,8 +146,7 @@ class Reviewer:
         provenance = final.provenance.model_copy(update={"attempts": attempts, "usage": usage})
         final = final.model_copy(update={"provenance": provenance})
         final = refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
-        verified = verify_reading(case, reported, set(request.facts.present_flags()))
-        return refer_on_disputed(final, case, request.facts, reported, verified, self.engine)
+        return refer_on_disputed(final, case, request.facts, reported, kept, self.engine)
 
 
 def _plus(total: TokenUsage | None, more: TokenUsage | None) -> TokenUsage | None:

@@ -171,7 +171,20 @@ def apply_safe_outcome(det: Determination, violations: list[Violation]) -> Deter
                     code=v.code, decision=Decision.refer, rationale="No decision was drafted for this code; referred."
                 )
             )
-    red_flags = sorted(
-        set(det.red_flags) | {f for v in violations if v.kind == K.red_flag_disagreement for f in v.red_flags}
-    )
+    red_flags = sorted(set(det.red_flags) | {f for v in violations if v.kind == K.red_flag_disagreement for f in v.red_flags})
     return det.model_copy(update={"determinations": codes, "validator_findings": violations, "red_flags": red_flags})
+
+
+def refer_denies(det: Determination, reasons: dict[str, tuple[ViolationKind, str]]) -> Determination:
+    """Turn the deny of each code in ``reasons`` into refer, recording why (an info finding per code).
+    Used where a second reading makes a deny unsafe without supporting an approval."""
+    codes, notes = [], []
+    for d in det.determinations:
+        if d.decision == Decision.deny and d.code in reasons:
+            kind, message = reasons[d.code]
+            d = d.model_copy(update={"decision": Decision.refer, "rationale": f"{d.rationale} [{message}.]".strip()})
+            notes.append(_v(kind, Severity.info, message, d.code, Decision.refer))
+        codes.append(d)
+    if not notes:
+        return det
+    return det.model_copy(update={"determinations": codes, "validator_findings": [*det.validator_findings, *notes]})

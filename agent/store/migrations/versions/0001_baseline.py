@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from agent.errors import StoreError
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -89,4 +91,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    raise NotImplementedError("the baseline cannot be undone: it would drop the audit log")
+    """Refused on purpose: below the baseline there is no audit log to keep."""
+    raise StoreError(
+        "the baseline revision cannot be downgraded: that would drop the audit log (reviews, events, tokens); "
+        "restore a database backup taken before the upgrade instead"
+    )
