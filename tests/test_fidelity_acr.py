@@ -482,7 +482,6 @@ PROBES = [
         "Naproxen 08/01/2026 to 08/22/2026, then PT 08/23/2026 to 09/15/2026. Pain persists; ESI scheduled.",
         {"72148": "approve"},
         note_date=__import__("datetime").date(2026, 9, 15),
-        xfail="reader: sequential courses must add up as a union of intervals (issue 10)",
     ),
     Probe(
         "icd10-cauda-equina",

@@ -336,7 +336,6 @@ PROBES = [
         "Neck pain treated with PT 07/20/2026 to 09/28/2026. New low back pain for 2 weeks. Referred to pain management "
         "for medial branch blocks of the lumbar spine.",
         {"72148": "deny"},
-        xfail="reader: care is not attributed to a region or problem (issue 10)",
     ),
     Probe(
         "occasional-otc",
@@ -372,7 +371,6 @@ PROBES = [
         "pain management for medial branch blocks.",
         {"72148": "approve"},
         note_date=date(2026, 9, 15),
-        xfail="reader: sequential courses must add up as a union of intervals (issue 10)",
     ),
     Probe(
         "pt-ended-long-ago",

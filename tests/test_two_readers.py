@@ -137,10 +137,10 @@ def test_candidacy_evidence(note: str, quote: str, why: str | None) -> None:
 # The rules read "2x a week" here and count one week of physiotherapy; the dates give seven.
 PHYSIO = (
     "50 yo with left leg pain below the knee since June, worse despite treatment. "
-    "Physio 2x a week 7/27/2026-9/14/2026, no better. SLR positive on the left.\n"
+    "Physio with Mr. Kay twice a week. 7/27/2026-9/14/2026, no better. SLR positive on the left.\n"
     "Plan: left L5 TFESI."
 )
-PHYSIO_QUOTE = "Physio 2x a week 7/27/2026-9/14/2026, no better."
+PHYSIO_QUOTE = "Physio with Mr. Kay twice a week. 7/27/2026-9/14/2026, no better."
 SHORT_CARE = (
     "50 yo with left leg pain below the knee for 10 weeks, worse. Naproxen since 09/01/2026. "
     "SLR positive on the left.\nPlan: left L5 TFESI."

@@ -170,16 +170,19 @@ def _conservative_care(ctx: Context, cond: Condition) -> Outcome:
     names = ", ".join(m.name for m in counted) or "none that counts"
     reasons = [f"{m.name} ({'undated' if _undated(m) and _named(rule, m) else 'not a counted modality'})" for m in skipped]
     skipped_note = "; not counted under this criteria set: " + ", ".join(reasons) if skipped else ""
-    timed = [m.weeks for m in counted if m.weeks is not None]
-    total = care.total_weeks if not skipped else (max(timed) if timed else None)
+    counting = {"modalities": [m.name for m in counted], "exclude_undated": rule.undated == "exclude"}
+    everywhere = care.weeks_for(**counting)
+    total = care.weeks_for(region=ctx.region, **counting)
     if total is None:
+        if everywhere is not None:
+            return Outcome(NOT_MET, care.evidence, f"the documented treatment is for another region than the {ctx.region.value}{skipped_note}")
         return Outcome(UNDOC, care.evidence, f"{names} documented without dates or duration{skipped_note}")
     weeks = total
-    explanation = f"{round(weeks, 1):g} weeks of documented treatment ({names}); {need:g} required{skipped_note}"
+    elsewhere = "" if everywhere == total else f" ({everywhere:g} weeks counting care for other regions)"
+    explanation = f"{round(weeks, 1):g} weeks of documented treatment ({names}){elsewhere}; {need:g} required{skipped_note}"
     if rule.within_weeks is not None:
         note_date = ctx.case.request.note_date
-        recent = [w for m in counted if (w := m.weeks_within(rule.within_weeks, note_date)) is not None]
-        weeks = max(recent) if recent else 0.0
+        weeks = care.weeks_for(region=ctx.region, within_weeks=rule.within_weeks, note_date=note_date, **counting) or 0.0
         if note_date is None:
             explanation += f"; the note has no date, so the {rule.within_weeks:g}-week window could not be checked"
         else:

@@ -1,22 +1,28 @@
 """Conservative care and prior surgery: the two facts that need durations and regions combined.
 
-Conservative care is counted in weeks of documented treatment: a duration or date range in the
-same sentence as a modality (or in a nearby sentence about the treatment, such as a PT "start of
-care" line) is that modality's duration; concurrent modalities do not add up, so the total is the
-longest one. Planned therapy ("will start PT") is hypothetical and does not count.
+Conservative care is a timeline of courses (``CareEpisode``): a duration or date range in the same
+sentence as a modality (or in a nearby sentence about the treatment, such as a PT "start of care"
+line) is one course of that modality, dated by the document that states it and attributed to the
+regions its sentence names. Weeks of care are the union of the courses on the calendar: sequential
+courses add up ("naproxen for 3 weeks, then 3 weeks of PT" is 6), concurrent ones do not. Planned
+therapy ("will start PT", "PT 2x/wk x 6 wks ordered") is not a course; frequencies and follow-up
+intervals are not lengths (``data/timeline.yaml``).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from agent.facts.context import Modifier
-from agent.facts.model import ConservativeCare, Evidence, FactStatus, Modality, PriorSurgery, Region
+from agent.facts.durations import timeline_vocabulary
+from agent.facts.model import CareEpisode, ConservativeCare, Evidence, FactStatus, Modality, PriorSurgery, Region
 from agent.facts.note import Note, rx
 
 NEARBY = 2  # sentences after (and one before) a modality mention that may carry its dates
+SEQUENCE_REACH = 200  # characters between two courses that a sequence word may join
 _PLANNING = re.compile(
     r"(?:candidate|consider\w*|plan\w*|recommend\w*|discuss\w*|pending|scheduled|schedule|refer\w*|evaluat\w*|options?)\b[^.;]{0,40}$",
     re.IGNORECASE,
@@ -26,7 +32,10 @@ _PLANNING = re.compile(
 def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
     context = rx(lex["care_context"])
     all_care = rx("|".join(p for ps in lex["conservative_care"].values() for p in ps))
+    completed = timeline_vocabulary()["completed_words"]
+    symptoms = rx("|".join(lex["symptoms"]))
     modalities: list[Modality] = []
+    episodes: list[_Course] = []
     duration_evidence: list[Evidence] = []
     conflicts: list[Evidence] = []
     denials = lex.get("care_denied", {})
@@ -43,9 +52,6 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
                 evidence = [note.evidence(m.start, m.end, m.sentence) for m in mentions]
                 modalities.append(Modality(name=name, status=FactStatus.absent, evidence=evidence[:2]))
             continue
-        weeks: float | None = None
-        started: date | None = None
-        ended: date | None = None
         evidence = [note.evidence(m.start, m.end, m.sentence) for m in asserted]
         # Later text that denies a treatment claimed earlier (copy-forward goes the other way).
         first_claim = min(m.start for m in asserted)
@@ -54,6 +60,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
             for m in mentions
             if (Modifier.NEGATED in m.modifiers or m.start in denied) and m.start > first_claim
         ]
+        own: dict[int, _Course] = {}
         for m in asserted:
             index = note.sentences.index(m.sentence)
             candidates = [(d, m.sentence) for d in note.durations(m.sentence)]
@@ -62,43 +69,103 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
                 for sent in around:
                     if sent is m.sentence or not context.search(sent.text):
                         continue
+                    if sent.start < m.sentence.start and symptoms.search(sent.text):
+                        continue  # "pain since June, worse despite treatment": how long it hurts, not a course
                     if all_care.search(sent.text) and sent is not m.sentence and _other_modality(sent.text, patterns, all_care):
                         continue
                     candidates += [(d, sent) for d in note.durations(sent)]
-            if candidates:
-                d, sent = min(candidates, key=lambda c: abs(c[0].start - m.start))
-                if weeks is None or d.weeks > weeks:
-                    weeks = d.weeks
-                    # "10 weeks of PT from 01/05 to 03/16": the dates of the course are in a sibling mention
-                    dated = d if d.end_date else next((c for c, at in candidates if at is sent and c.end_date), None)
-                    started = dated.start_date if dated else None
-                    ended = dated.end_date if dated else note.written_on(d.start)
-                duration_evidence.append(note.evidence(d.start, d.end, sent))
-        modalities.append(
-            Modality(
-                name=name,
-                status=FactStatus.present,
-                weeks=_round(weeks),
-                evidence=evidence[:3],
-                started=started,
-                ended=ended,
+            candidates = [(d, sent) for d, sent in candidates if not d.prescribed or completed.search(sent.text)]
+            if not candidates:
+                continue
+            d, sent = min(candidates, key=lambda c: abs(c[0].start - m.start))
+            # "10 weeks of PT from 01/05 to 03/16": the dates of the course are in a sibling mention
+            dated = d if d.end_date else next((c for c, at in candidates if at is sent and c.end_date), None)
+            if d.start in own:
+                continue
+            own[d.start] = _Course(
+                at=d.start,
+                episode=CareEpisode(
+                    modality=name,
+                    weeks=round(d.weeks, 1),
+                    started=dated.start_date if dated else None,
+                    ended=dated.end_date if dated else (note.written_on(d.start) or note.note_date),
+                    dated=dated is not None,
+                    regions=_regions(m.sentence.text, lex),
+                    document_date=note.written_on(d.start),
+                    evidence=[note.evidence(m.start, m.end, m.sentence), note.evidence(d.start, d.end, sent)],
+                ),
             )
-        )
-    present = [m for m in modalities if m.status == FactStatus.present]
-    timed = [m.weeks for m in present if m.weeks is not None]
-    if present:
-        status = FactStatus.present
-    elif modalities:
-        status = FactStatus.absent
-    else:
-        status = FactStatus.not_documented
-    return ConservativeCare(
-        status=status,
+            duration_evidence.append(note.evidence(d.start, d.end, sent))
+        courses = _longest_undated(list(own.values()))
+        episodes += courses
+        modalities.append(_modality(name, evidence, [c.episode for c in courses]))
+    timeline = _in_sequence(note, sorted(episodes, key=lambda c: c.at))
+    care = ConservativeCare(
         modalities=modalities,
-        total_weeks=_round(max(timed)) if timed else None,
+        episodes=timeline,
         duration_evidence=list({(e.start, e.end): e for e in duration_evidence}.values())[:4],
         conflicts=list({(e.start, e.end): e for e in conflicts}.values())[:4],
     )
+    present = [m for m in modalities if m.status == FactStatus.present]
+    care.status = FactStatus.present if present else FactStatus.absent if modalities else FactStatus.not_documented
+    care.total_weeks = care.weeks_for()
+    for modality in present:  # a modality's weeks: the union of its own courses (after sequencing)
+        modality.weeks = care.weeks_for(modalities=[modality.name])
+    return care
+
+
+@dataclass
+class _Course:
+    at: int  # offset of the words giving its length
+    episode: CareEpisode
+
+
+def _longest_undated(courses: list[_Course]) -> list[_Course]:
+    """One modality's courses: every dated course, and of those placed only by their length, the
+    longest (the same course is often restated in later documents: "6 weeks of PT")."""
+    dated = [c for c in courses if c.episode.dated]
+    undated = [c for c in courses if not c.episode.dated]
+    return sorted(dated + ([max(undated, key=lambda c: c.episode.weeks)] if undated else []), key=lambda c: c.at)
+
+
+def _in_sequence(note: Note, courses: list[_Course]) -> list[CareEpisode]:
+    """Place courses that a sequence word puts one after another ("naproxen for 3 weeks, then 3
+    weeks of PT"): the earlier course ends where the later one starts. Only courses placed by their
+    length move; dated courses keep their dates."""
+    sequence = timeline_vocabulary()["sequence"]
+    for later, earlier in zip(reversed(courses), list(reversed(courses))[1:]):
+        between = note.text[earlier.at : later.at]
+        if (
+            earlier.episode.dated
+            or later.episode.started is None and later.episode.ended is None
+            or len(between) > SEQUENCE_REACH
+            or note.written_on(earlier.at) != note.written_on(later.at)
+            or not sequence.search(between)
+        ):
+            continue
+        start = later.episode.interval()
+        if start is None:
+            continue
+        earlier.episode.ended = start[0]
+        earlier.episode.started = start[0] - timedelta(days=round(earlier.episode.weeks * 7))
+    return [c.episode for c in courses]
+
+
+def _modality(name: str, evidence: list[Evidence], courses: list[CareEpisode]) -> Modality:
+    placed = [c for c in courses if c.dated]
+    return Modality(
+        name=name,
+        status=FactStatus.present,
+        weeks=max((c.weeks for c in courses), default=None),
+        evidence=evidence[:3],
+        started=min((c.started for c in placed if c.started), default=None),
+        ended=max((c.ended for c in courses if c.ended and (c.dated or c.document_date)), default=None),
+    )
+
+
+def _regions(text: str, lex: dict[str, Any]) -> list[Region]:
+    """The spine regions a sentence names ("12 weeks of PT for his low back")."""
+    return [Region(region) for region, patterns in lex["symptom_regions"].items() if rx("|".join(patterns)).search(text)]
 
 
 def _other_modality(text: str, own: list[str], all_care: re.Pattern[str]) -> bool:

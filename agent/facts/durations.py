@@ -18,12 +18,16 @@ without it they give no mention. A mention with a date after ``note_date`` is di
 
 from __future__ import annotations
 
+import importlib.resources
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
-__all__ = ["DurationMention", "find_durations", "parse_date", "section_dates"]
+import yaml
+
+__all__ = ["DurationMention", "find_dates", "find_durations", "parse_date", "section_dates", "timeline_vocabulary"]
 
 WEEKS_PER_UNIT = {"day": 1 / 7, "week": 1.0, "month": 4.345, "year": 52.18}
 
@@ -65,7 +69,7 @@ _DATE = rf"(?:{_ISO}|{_US}|{_NAMED}|yesterday|today)(?![\w/])"
 _SEPARATOR = r"(?:-|–|—|to|through|thru|until|till|and)"
 _SINCE_TRIGGER = (
     r"(?:(?:ongoing\s+)?since|from|(?:start(?:ed|ing)?|began|begin(?:ning)?|onset)"
-    r"(?:\s+(?!(?:on|in)\b)[a-z][\w'/-]*){0,3}?(?:\s+(?:on|in))?)"
+    r"(?:\s+(?!(?:on|in)\b)[a-z0-9][\w'/.-]*){0,4}?(?:\s+(?:on|in))?)"
 )
 
 _RANGE_RE = re.compile(
@@ -104,6 +108,15 @@ _NAMED_RE = re.compile(
 )
 
 
+@lru_cache(maxsize=1)
+def timeline_vocabulary() -> dict[str, re.Pattern[str]]:
+    """The compiled patterns of ``data/timeline.yaml`` (frequencies, follow-up intervals, planned
+    starts, "since then" anchors, sequence words)."""
+    text = importlib.resources.files("agent.facts").joinpath("data/timeline.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    return {key: re.compile(value, re.IGNORECASE) for key, value in data.items() if isinstance(value, str)}
+
+
 @dataclass(frozen=True)
 class DurationMention:
     """A duration expression: offsets into the text given (plus ``offset``) and its length."""
@@ -115,6 +128,7 @@ class DurationMention:
     kind: str  # "length" | "range" | "since" | "ago"
     start_date: date | None = None
     end_date: date | None = None
+    prescribed: bool = False  # "PT 2x/wk x 6 wks": the length of an ordered course, not a completed one
 
 
 @dataclass(frozen=True)
@@ -124,12 +138,18 @@ class _Candidate:
     mention: DurationMention | None  # None: recognised but not computable; still claims its span
 
 
-def find_durations(text: str, *, note_date: date | None, offset: int = 0) -> list[DurationMention]:
+def find_durations(
+    text: str, *, note_date: date | None, offset: int = 0, anchor: date | None = None
+) -> list[DurationMention]:
     """Find duration expressions in ``text`` (see the module docstring), in text order.
 
-    Where expressions overlap, the longest wins ("2 months ago" over "2 months").
+    Where expressions overlap, the longest wins ("2 months ago" over "2 months"). ``anchor`` is the
+    date "since then" refers to (the caller knows the documents); without it such a phrase gives
+    nothing. Frequencies ("2x a week") and follow-up intervals ("f/u 4-6 wks") are not durations.
     """
+    anchored = timeline_vocabulary()["since_anchor"]
     candidates = [
+        *_candidates(anchored, text, offset, lambda m: _anchored(m, text, note_date, offset, anchor)),
         *_candidates(_RANGE_RE, text, offset, lambda m: _range(m, text, note_date, offset)),
         *_candidates(_SINCE_RE, text, offset, lambda m: _since(m, text, note_date, offset)),
         *_candidates(_AGO_RE, text, offset, lambda m: _ago(m, text, note_date, offset)),
@@ -141,6 +161,23 @@ def find_durations(text: str, *, note_date: date | None, offset: int = 0) -> lis
             kept.append(candidate)
     mentions = [candidate.mention for candidate in kept if candidate.mention is not None]
     return sorted(mentions, key=lambda mention: mention.start)
+
+
+_DATE_TOKEN_RE = re.compile(rf"(?<![\w/]){_DATE}", re.IGNORECASE)
+
+
+def find_dates(text: str, *, note_date: date | None, offset: int = 0) -> list[tuple[int, date]]:
+    """(offset, date) of every date written in ``text`` that is not after ``note_date``; strength
+    grades that look like dates ("4/5") are skipped."""
+    found = []
+    for match in _DATE_TOKEN_RE.finditer(text):
+        token = match.group(0)
+        if _STRENGTH_GRADE.fullmatch(token) or token.lower() in ("today", "yesterday"):
+            continue
+        when = parse_date(token, note_date=note_date)
+        if when is not None and not _after(when, note_date):
+            found.append((offset + match.start(), when))
+    return found
 
 
 def section_dates(text: str, *, note_date: date | None) -> list[tuple[int, date]]:
@@ -228,10 +265,40 @@ def _range(match: re.Match[str], text: str, note_date: date | None, offset: int)
 def _since(match: re.Match[str], text: str, note_date: date | None, offset: int) -> DurationMention | None:
     if note_date is None:
         return None
-    first = parse_date(match.group("d1"), note_date=note_date)
+    token = match.group("d1")
+    trigger = text[match.start() : match.start("d1")]
+    if timeline_vocabulary()["planned_start"].search(text[max(0, match.start() - 20) : match.start("d1")]):
+        return None  # "PT to start 11/10": a start still to come
+    if re.search(r"\b(?:start|begin|began|onset)", trigger, re.IGNORECASE) and _has_no_year(token):
+        this_year = _make_date(note_date.year, *(_month_day(token) or (0, 0)))
+        if this_year is not None and this_year > note_date:
+            return None  # "starting 12/1" on 11/1 is next month, not last year
+    first = parse_date(token, note_date=note_date)
     if first is None or first > note_date:
         return None
     return _mention(match, text, offset, (note_date - first).days / 7, "since", first, note_date)
+
+
+def _anchored(
+    match: re.Match[str], text: str, note_date: date | None, offset: int, anchor: date | None
+) -> DurationMention | None:
+    if note_date is None or anchor is None or anchor > note_date:
+        return None
+    return _mention(match, text, offset, (note_date - anchor).days / 7, "since", anchor, note_date)
+
+
+def _month_day(token: str) -> tuple[int, int] | None:
+    """Month and day of a date written without a year (None where it has none to give)."""
+    us = _US_RE.fullmatch(token.strip())
+    if us:
+        return int(us.group(1)), int(us.group(2))
+    named = _NAMED_RE.fullmatch(token.strip())
+    if named:
+        month = _MONTHS.get(named.group("month")[:3].lower())
+        part = (named.group("part") or "").lower()
+        day = int(named.group("day")) if named.group("day") else _PART_OF_MONTH.get(part, 1)
+        return (month, day) if month else None
+    return None
 
 
 def _ago(match: re.Match[str], text: str, note_date: date | None, offset: int) -> DurationMention | None:
@@ -244,7 +311,16 @@ def _ago(match: re.Match[str], text: str, note_date: date | None, offset: int) -
 
 def _length(match: re.Match[str], text: str, offset: int) -> DurationMention | None:
     weeks = _quantity_weeks(match)
-    return None if weeks is None else _mention(match, text, offset, weeks, "length")
+    if weeks is None:
+        return None
+    vocabulary = timeline_vocabulary()
+    before = text[max(0, match.start("num") - 60) : match.start("num")]
+    if vocabulary["frequency_before"].search(before) or vocabulary["follow_up_before"].search(before):
+        return None  # "2x a week", "f/u 4-6 wks": not a length of anything
+    mention = _mention(match, text, offset, weeks, "length")
+    if vocabulary["prescription_before"].search(before):
+        return DurationMention(**{**mention.__dict__, "prescribed": True})
+    return mention
 
 
 def _quantity_weeks(match: re.Match[str]) -> float | None:

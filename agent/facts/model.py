@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.cases.model import RED_FLAG_IDS
 
@@ -84,27 +84,110 @@ class Modality(BaseModel):
         return max(0.0, (end - max(start, window_start)).days / 7)
 
 
+class CareEpisode(BaseModel):
+    """One course of one modality on the care timeline: when it ran, which region it was for, and
+    the words that say so. ``dated`` is True where the note states when it ran (a date range,
+    "since 8/3", "started 6 weeks ago"); otherwise the course is a stated length placed to end on the
+    date of the document that states it (or where a sequence word puts it: "..., then 3 weeks of PT")."""
+
+    model_config = ConfigDict(extra="forbid")
+    modality: str
+    weeks: float = Field(ge=0)
+    started: date | None = None
+    ended: date | None = None
+    dated: bool = False
+    regions: list[Region] = Field(default_factory=list, description="regions its sentence names (empty: not said)")
+    document_date: date | None = Field(default=None, description="date of the document that states it")
+    evidence: list[Evidence] = Field(default_factory=list, description="the treatment and the words giving its length")
+
+    def for_region(self, region: Region | str | None) -> bool:
+        return region is None or not self.regions or Region(region) in self.regions
+
+    def interval(self, window_start: date | None = None) -> tuple[date, date] | None:
+        """(first day, last day) on the calendar, clipped to start at ``window_start``; None when the
+        course cannot be placed on the calendar."""
+        if self.ended is None:
+            return None
+        start = self.started or (self.ended - timedelta(days=round(self.weeks * 7)))
+        if window_start is not None:
+            start = max(start, window_start)
+        return (start, self.ended) if start <= self.ended else (self.ended, self.ended)
+
+
+def union_weeks(intervals: list[tuple[date, date]]) -> float:
+    """Weeks covered by the union of calendar intervals: sequential courses add up, concurrent ones
+    do not double-count."""
+    total = 0
+    reach: date | None = None
+    for start, end in sorted(intervals):
+        if reach is None or start > reach:
+            total += (end - start).days
+            reach = end
+        elif end > reach:
+            total += (end - reach).days
+            reach = end
+    return total / 7
+
+
 class ConservativeCare(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: FactStatus = FactStatus.not_documented
     modalities: list[Modality] = Field(default_factory=list)
+    episodes: list[CareEpisode] = Field(default_factory=list, description="the care timeline, one course per entry")
     total_weeks: float | None = Field(
-        default=None, description="weeks of documented treatment (concurrent modalities do not add up)"
+        default=None,
+        description="weeks of documented treatment: the union of the courses on the calendar (sequential "
+        "courses add up, concurrent ones do not)",
     )
     duration_evidence: list[Evidence] = Field(default_factory=list)
     conflicts: list[Evidence] = Field(
         default_factory=list, description="later statements denying treatment the note claims earlier"
     )
 
-    def weeks_within(self, window_weeks: float, note_date: date | None) -> float | None:
-        """Weeks of documented treatment inside the window before the note date (concurrent courses
-        do not add up, as for ``total_weeks``)."""
-        recent = [
-            w
-            for m in self.modalities
-            if m.status == FactStatus.present and (w := m.weeks_within(window_weeks, note_date)) is not None
+    @model_validator(mode="after")
+    def _courses_from_modalities(self) -> ConservativeCare:
+        """Facts built without a timeline (by hand, or by a reader that reports modalities only) get
+        one course per modality with a length."""
+        if not self.episodes:
+            self.episodes = [
+                CareEpisode(modality=m.name, weeks=m.weeks, started=m.started, ended=m.ended, dated=m.started is not None, evidence=m.evidence[:2])
+                for m in self.modalities
+                if m.status == FactStatus.present and m.weeks is not None
+            ]
+        return self
+
+    def weeks_for(
+        self,
+        *,
+        region: Region | str | None = None,
+        modalities: list[str] | None = None,
+        exclude_undated: bool = False,
+        within_weeks: float | None = None,
+        note_date: date | None = None,
+    ) -> float | None:
+        """Weeks of documented treatment for ``region`` (courses naming another region do not count),
+        of the named modalities, optionally only inside the ``within_weeks`` before ``note_date``.
+        Courses on the calendar count as the union of their intervals; a course that cannot be placed
+        counts in full on its own (its timing cannot be checked). None when no course has a length."""
+        courses = [
+            e
+            for e in self.episodes
+            if e.for_region(region)
+            and (modalities is None or e.modality in modalities)
+            and not (exclude_undated and not e.dated and e.document_date is None)
         ]
-        return max(recent) if recent else None
+        if not courses:
+            return None
+        window_start = None
+        if within_weeks is not None and note_date is not None:
+            window_start = note_date - timedelta(days=round(within_weeks * 7))
+        placed = [i for e in courses if (i := e.interval(window_start)) is not None]
+        loose = [e.weeks for e in courses if e.ended is None]
+        return round(max([union_weeks(placed)] + loose), 1)
+
+    def weeks_within(self, window_weeks: float, note_date: date | None) -> float | None:
+        """Weeks of documented treatment inside the window before the note date."""
+        return self.weeks_for(within_weeks=window_weeks, note_date=note_date)
 
     @property
     def evidence(self) -> list[Evidence]:

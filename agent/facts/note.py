@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from agent.facts.context import Mention, Modifier, TargetRule, find_mentions
-from agent.facts.durations import DurationMention, find_durations, section_dates
+from agent.facts.durations import DurationMention, find_dates, find_durations, section_dates, timeline_vocabulary
 from agent.facts.model import Evidence
 from agent.facts.sections import Section, SectionKind, care_ongoing, find_sections, section_kinds
 from agent.facts.textspans import Sentence
@@ -139,7 +139,32 @@ class Note:
         return next((s for s in self.sentences if s.start <= pos < s.end), None)
 
     def durations(self, sentence: Sentence) -> list[DurationMention]:
-        return find_durations(sentence.text, note_date=self.note_date, offset=sentence.start)
+        """Durations in ``sentence``, dated from the document that holds it: "since 7/1" in a PCP note
+        of 8/4 ends on 8/4, and "since then" starts at the date written last before it."""
+        written = self.written_on(sentence.start) or self.note_date
+        anchor = self.since_anchor(sentence) if timeline_vocabulary()["since_anchor"].search(sentence.text) else None
+        return find_durations(sentence.text, note_date=written, offset=sentence.start, anchor=anchor)
+
+    ANCHOR_LOOKBACK = 600  # characters before "since then" searched for the date it refers to
+
+    def since_anchor(self, sentence: Sentence) -> date | None:
+        """The date "since then" in ``sentence`` refers to: the last date written before it in the
+        same document (within ``ANCHOR_LOOKBACK`` characters), else the date of the previous document."""
+        phrase = timeline_vocabulary()["since_anchor"].search(sentence.text)
+        if phrase is None:
+            return None
+        at = sentence.start + phrase.start()
+        headers = [start for start, _ in self.sections if start <= at]
+        document_start = headers[-1] if headers else 0
+        line_end = self.text.find("\n", document_start)
+        body_start = line_end + 1 if headers and 0 <= line_end < at else document_start
+        begin = max(body_start, at - self.ANCHOR_LOOKBACK)
+        reference = self.written_on(at) or self.note_date
+        written = find_dates(self.text[begin:at], note_date=reference, offset=begin)
+        if written:
+            return written[-1][1]
+        earlier = [when for start, when in self.sections if start < document_start]
+        return earlier[-1] if earlier else None
 
     @cached_property
     def sections(self) -> list[tuple[int, date]]:
@@ -154,6 +179,6 @@ class Note:
         """A stated length ("2-3 wks of pain", "began 2 months ago") in a section written before the
         note date, carried forward to the note date: on 9/18, "x2 wks" written on 7/21 is ~10 weeks."""
         written = self.written_on(d.start)
-        if d.kind in ("length", "ago") and written is not None and self.note_date is not None and written < self.note_date:
+        if d.kind in ("length", "ago", "since") and written is not None and self.note_date is not None and written < self.note_date:
             return d.weeks + (self.note_date - written).days / 7
         return d.weeks

@@ -11,7 +11,7 @@ from __future__ import annotations
 from agent.cases.determination import Determination, ReportedFacts, Severity, Violation, ViolationKind
 from agent.cases.model import Case, Decision
 from agent.criteria.engine import Engine
-from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Modality
+from agent.facts.model import CareEpisode, ClinicalFacts, Evidence, Fact, FactStatus, Modality
 from agent.review.evidence import VerifiedReading
 from agent.review.validator import refer_denies
 
@@ -28,11 +28,12 @@ def merged_facts(rules: ClinicalFacts, verified: VerifiedReading) -> ClinicalFac
             fact.evidence.append(evidence)
     care = facts.conservative_care
     if verified.care_weeks is not None and (care.total_weeks or 0.0) < verified.care_weeks:
-        care.total_weeks = verified.care_weeks
         care.status = FactStatus.present
         care.modalities.append(
             Modality(name=MODEL_COURSE, status=FactStatus.present, weeks=verified.care_weeks, evidence=verified.care_evidence)
         )
+        care.episodes.append(CareEpisode(modality=MODEL_COURSE, weeks=verified.care_weeks, evidence=verified.care_evidence))
+        care.total_weeks = care.weeks_for()
         care.duration_evidence += [e for e in verified.care_evidence if e not in care.duration_evidence]
     if verified.candidacy is not None and facts.candidacy.status != FactStatus.present:
         facts.candidacy = Fact(status=FactStatus.present, evidence=[verified.candidacy])

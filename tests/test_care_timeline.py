@@ -1,0 +1,140 @@
+"""The care timeline (issue 10 item 3, issue 15): courses of treatment dated by the document that
+states them, planned courses and frequencies left out, "since then" anchored, sequential courses
+added as a union of intervals, and care for one region not credited to another.
+
+Each row: documentation, note date, the region asked about, and the weeks of care expected for it
+(None: no length can be given).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from agent.cases.model import Case
+from agent.facts.durations import find_durations, timeline_vocabulary
+from agent.facts.extract import extract_facts
+from agent.facts.model import CareEpisode, ConservativeCare, Region, union_weeks
+
+NOTE_DATE = date(2026, 11, 2)
+
+
+def care_of(text: str, note_date: date = NOTE_DATE) -> ConservativeCare:
+    request = {"patient": {"age": 47}, "procedures": [{"code": "72148"}], "note_date": note_date, "clinical_notes": text}
+    return extract_facts(Case.model_validate({"id": "t", "request": request})).conservative_care
+
+
+ROWS = [
+    # --- planned courses, frequencies and follow-up intervals are not completed care
+    ("prescribed-course-not-done", "Sciatica for 9 weeks. Physio ordered twice weekly for 6 weeks. Took Advil 1 week.", None, 1.0),
+    ("prescribed-course-completed", "Sciatica for 9 weeks. She completed PT 2x/week x 6 weeks last month without change.", None, 6.0),
+    ("frequency-is-not-a-length", "Back pain 3 months. Goes to the chiropractor 3 times a week. Naproxen for 4 weeks.", None, 4.0),
+    ("twice-a-week-alone", "Lumbago since spring; therapy sessions twice a week.", None, None),
+    ("follow-up-interval", "Neck pain x 10 wks. Celecoxib for 3 weeks. Recheck in 6 weeks; RTC 4-6 wks.", None, 3.0),
+    ("see-back-interval", "Low back pain. Started tizanidine 2 weeks ago. Will see her back in 8 weeks.", None, 2.0),
+    ("start-date-to-come", "Radicular leg pain for 2 months. Meloxicam x 10 days. PT scheduled to begin 11/20.", None, 1.4),
+    ("starting-next-month", "Radicular leg pain for 2 months. Diclofenac x 2 weeks. Therapy starting 12/3.", None, 2.0),
+    # --- "since then" takes the date written before it, or the previous document's date
+    (
+        "since-then-previous-document",
+        "--- Primary care visit 08/17/2026 ---\nLBP with left sciatica for 2 weeks. Begin ibuprofen.\n"
+        "--- Spine clinic 10/26/2026 ---\nSince that visit she has used ibuprofen and done home exercises, no help.",
+        None,
+        10.0,
+    ),
+    (
+        "since-then-date-in-sentence-before",
+        "He saw urgent care on 9/8/2026 for back spasm. Since then he has taken cyclobenzaprine nightly.",
+        None,
+        8.0,
+    ),
+    ("since-then-no-anchor", "Since then naproxen without benefit.", None, None),
+    # --- sequential courses add up; concurrent ones do not
+    ("sequence-then", "Lumbar radiculopathy 10 weeks. Ibuprofen for two weeks, then four weeks of physical therapy.", None, 6.0),
+    ("sequence-followed-by", "Neck pain for 3 months: a 3-week Medrol and gabapentin trial followed by 4 weeks of chiropractic care.", None, 7.0),
+    ("sequence-next-sentence", "Sciatica x 12 wks. Naproxen x 3 weeks. Subsequently she attended PT for 5 weeks.", None, 8.0),
+    ("concurrent-do-not-add", "Sciatica x 12 wks. Naproxen x 5 weeks and PT x 5 weeks, no better.", None, 5.0),
+    ("dated-courses-add", "Back pain. PT 5/4/2026 - 6/15/2026. Acupuncture 7/6/2026 - 8/3/2026.", None, 10.0),
+    ("dated-courses-overlap", "Back pain. PT 5/4/2026 - 6/15/2026. Naproxen 6/1/2026 - 6/29/2026.", None, 8.0),
+    (
+        "documents-add-up",
+        "=== PCP 07/20/2026 ===\nLow back pain, tried ibuprofen x 3 weeks.\n"
+        "=== PT DISCHARGE 10/19/2026 ===\nCompleted 6 weeks of physical therapy.",
+        None,
+        9.0,
+    ),
+    # --- care is attributed to the region its sentence names
+    ("other-region-not-credited", "New neck pain for 3 weeks. Had 10 weeks of PT for his lumbar stenosis last year. Advil x 1 week.", Region.cervical, 1.0),
+    ("same-region-credited", "New neck pain for 3 weeks. Had 10 weeks of PT for his lumbar stenosis last year.", Region.lumbar, 10.0),
+    ("unnamed-region-counts-everywhere", "Neck pain for 9 weeks. Physical therapy for 7 weeks.", Region.cervical, 7.0),
+    ("two-regions-named", "Neck and low back pain; PT for neck and back for 6 weeks.", Region.cervical, 6.0),
+]
+
+
+@pytest.mark.parametrize(("text", "region", "weeks"), [pytest.param(t, r, w, id=i) for i, t, r, w in ROWS])
+def test_weeks_of_care(text: str, region: Region | None, weeks: float | None) -> None:
+    care = care_of(text)
+    got = care.weeks_for(region=region)
+    if weeks is None:
+        assert got is None, care.episodes
+    else:
+        assert got == pytest.approx(weeks, abs=0.5), care.episodes
+
+
+@pytest.mark.parametrize(
+    ("before", "key", "matches"),
+    [
+        ("PT 2x ", "frequency_before", True),
+        ("therapy twice ", "frequency_before", True),
+        ("seen 3 times ", "frequency_before", True),
+        ("ibuprofen x ", "frequency_before", False),
+        ("f/u ", "follow_up_before", True),
+        ("Follow-up in ", "follow_up_before", True),
+        ("return to clinic in ", "follow_up_before", True),
+        ("RTC ", "follow_up_before", True),
+        ("reassess in about ", "follow_up_before", True),
+        ("naproxen for ", "follow_up_before", False),
+        ("PT 2x/wk x ", "prescription_before", True),
+        ("twice weekly for ", "prescription_before", True),
+        ("3 times per week for ", "prescription_before", True),
+        ("PT for ", "prescription_before", False),
+    ],
+)
+def test_vocabulary_table(before: str, key: str, matches: bool) -> None:
+    assert bool(timeline_vocabulary()[key].search(before)) is matches
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "weeks"),
+    [
+        ("since then", "since", 4.0),
+        ("since her last visit", "since", 4.0),
+        ("in the weeks since", "since", 4.0),
+        ("since the MRI", None, None),
+    ],
+)
+def test_since_anchor(text: str, kind: str | None, weeks: float | None) -> None:
+    found = find_durations(text, note_date=date(2026, 10, 29), anchor=date(2026, 10, 1))
+    if kind is None:
+        assert found == []
+    else:
+        assert [(d.kind, round(d.weeks, 1)) for d in found] == [(kind, weeks)]
+
+
+def test_union_of_intervals() -> None:
+    d = date
+    assert union_weeks([]) == 0
+    assert union_weeks([(d(2026, 1, 1), d(2026, 1, 15)), (d(2026, 1, 8), d(2026, 1, 29))]) == 4
+    assert union_weeks([(d(2026, 1, 1), d(2026, 1, 8)), (d(2026, 2, 1), d(2026, 2, 8))]) == 2
+
+
+def test_window_counts_only_recent_courses() -> None:
+    care = ConservativeCare(
+        episodes=[
+            CareEpisode(modality="nsaids", weeks=4, started=date(2026, 3, 2), ended=date(2026, 3, 30), dated=True),
+            CareEpisode(modality="physical_therapy", weeks=3, started=date(2026, 9, 7), ended=date(2026, 9, 28), dated=True),
+        ]
+    )
+    assert care.weeks_for() == 7
+    assert care.weeks_for(within_weeks=12, note_date=date(2026, 10, 5)) == 3
