@@ -64,6 +64,9 @@ ROWS = [
         None,
         9.0,
     ),
+    # --- what is and is not a course
+    ("occasional-otc-is-no-course", "Back pain 2 months. Has taken a Tylenol once in a while since September.", None, None),
+    ("occupational-therapy-counts", "Neck pain 3 months. Occupational therapy for 7 weeks for hand numbness.", None, 7.0),
     # --- care is attributed to the region its sentence names
     ("other-region-not-credited", "New neck pain for 3 weeks. Had 10 weeks of PT for his lumbar stenosis last year. Advil x 1 week.", Region.cervical, 1.0),
     ("same-region-credited", "New neck pain for 3 weeks. Had 10 weeks of PT for his lumbar stenosis last year.", Region.lumbar, 10.0),

@@ -247,7 +247,6 @@ PROBES = [
         "Low back pain. Occupational therapy 07/20/2026 to 09/28/2026; pain persists. Referred to pain management for "
         "medial branch blocks.",
         {"72148": "approve"},
-        xfail="reader: occupational therapy is not in the care vocabulary",
     ),
     Probe(
         "hep-with-plan",
@@ -343,7 +342,6 @@ PROBES = [
         "Low back pain. Since 07/20/2026 takes an Advil now and then on her own; pain persists. Referred to pain "
         "management for medial branch blocks.",
         {"72148": "deny"},
-        xfail="reader: occasional self-directed OTC use is counted as NSAID treatment",
     ),
     # how the 6 weeks are counted
     Probe(
@@ -407,7 +405,6 @@ PROBES = [
         ("progressive_neuro_deficit | (section)",),
         "Low back pain for 2 weeks. Left EHL 3/5, unchanged for 5 years since an old injury.",
         {"72148": "deny"},
-        xfail="reader: a long-standing, unchanged weakness grade is read as a new severe deficit",
     ),
     Probe(
         "new-4-plus-not-a-flag",

@@ -43,6 +43,8 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
         mentions = note.mentions(f"care:{name}", patterns)
         denial = denials.get("medications" if name in lex.get("medications", []) else name)
         denied = {m.start for m in mentions if denial and rx("|".join(denial)).search(m.sentence.text)}
+        occasional = {m.start for m in mentions if rx(lex["care_occasional"]).search(m.sentence.text)}
+        mentions = [m for m in mentions if m.start not in occasional]  # "an Advil now and then" is no course
         asserted = [m for m in mentions if m.asserted and m.start not in denied]
         if not mentions:
             continue

@@ -113,7 +113,7 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
         for grade, evidence, region in [*_motor_grades(note, sent), *_side_by_side_grades(note, sent)]:
             deficit.regions = sorted({*deficit.regions, *([region] if region else [])})
             _add_evidence(deficit, [evidence])
-            if grade <= limits["red_flag_motor_grade"]:
+            if grade <= limits["red_flag_motor_grade"] and not _stable_deficit(sent.text, lex):
                 found.setdefault("progressive_neuro_deficit", []).append(evidence)
     if note.age >= lex["fall_age"]:
         for mention in note.mentions("fall", lex["fall_patterns"]):
@@ -121,6 +121,11 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
                 found.setdefault("fracture", []).append(note.evidence(mention.start, mention.end, mention.sentence))
     for flag, items in found.items():
         _add_evidence(flags[flag], items)
+
+
+def _stable_deficit(text: str, lex: dict[str, Any]) -> bool:
+    """"Left EHL 3/5, unchanged for years": a known deficit, not a new or progressive one."""
+    return bool(rx(lex["stable_deficit"]).search(text)) and not rx(lex["new_deficit"]).search(text)
 
 
 def _vitals_and_labs(note: Note, sent: Sentence, limits: dict[str, float]) -> list[tuple[str, Evidence]]:
