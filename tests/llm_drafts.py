@@ -40,7 +40,11 @@ def faithful(request: DraftRequest) -> dict[str, Any]:
                 "confidence": 0.8,
             }
         )
-    flags = [{"flag": f, "note_quote": facts.red_flags[f].evidence[0].quote} for f in facts.present_flags()]
+    flags = [  # a flag known only from a diagnosis code has no note quote to give
+        {"flag": f, "note_quote": facts.red_flags[f].evidence[0].quote}
+        for f in facts.present_flags()
+        if facts.red_flags[f].evidence
+    ]
     return {
         "note_reading": {"red_flags": flags, "conservative_care_weeks": facts.conservative_care.total_weeks},
         "codes": codes,

@@ -27,9 +27,24 @@ def care_of(text: str, note_date: date = NOTE_DATE) -> ConservativeCare:
 
 ROWS = [
     # --- planned courses, frequencies and follow-up intervals are not completed care
-    ("prescribed-course-not-done", "Sciatica for 9 weeks. Physio ordered twice weekly for 6 weeks. Took Advil 1 week.", None, 1.0),
-    ("prescribed-course-completed", "Sciatica for 9 weeks. She completed PT 2x/week x 6 weeks last month without change.", None, 6.0),
-    ("frequency-is-not-a-length", "Back pain 3 months. Goes to the chiropractor 3 times a week. Naproxen for 4 weeks.", None, 4.0),
+    (
+        "prescribed-course-not-done",
+        "Sciatica for 9 weeks. Physio ordered twice weekly for 6 weeks. Took Advil 1 week.",
+        None,
+        1.0,
+    ),
+    (
+        "prescribed-course-completed",
+        "Sciatica for 9 weeks. She completed PT 2x/week x 6 weeks last month without change.",
+        None,
+        6.0,
+    ),
+    (
+        "frequency-is-not-a-length",
+        "Back pain 3 months. Goes to the chiropractor 3 times a week. Naproxen for 4 weeks.",
+        None,
+        4.0,
+    ),
     ("twice-a-week-alone", "Lumbago since spring; therapy sessions twice a week.", None, None),
     ("follow-up-interval", "Neck pain x 10 wks. Celecoxib for 3 weeks. Recheck in 6 weeks; RTC 4-6 wks.", None, 3.0),
     ("see-back-interval", "Low back pain. Started tizanidine 2 weeks ago. Will see her back in 8 weeks.", None, 2.0),
@@ -52,7 +67,12 @@ ROWS = [
     ("since-then-no-anchor", "Since then naproxen without benefit.", None, None),
     # --- sequential courses add up; concurrent ones do not
     ("sequence-then", "Lumbar radiculopathy 10 weeks. Ibuprofen for two weeks, then four weeks of physical therapy.", None, 6.0),
-    ("sequence-followed-by", "Neck pain for 3 months: a 3-week Medrol and gabapentin trial followed by 4 weeks of chiropractic care.", None, 7.0),
+    (
+        "sequence-followed-by",
+        "Neck pain for 3 months: a 3-week Medrol and gabapentin trial followed by 4 weeks of chiropractic care.",
+        None,
+        7.0,
+    ),
     ("sequence-next-sentence", "Sciatica x 12 wks. Naproxen x 3 weeks. Subsequently she attended PT for 5 weeks.", None, 8.0),
     ("concurrent-do-not-add", "Sciatica x 12 wks. Naproxen x 5 weeks and PT x 5 weeks, no better.", None, 5.0),
     ("dated-courses-add", "Back pain. PT 5/4/2026 - 6/15/2026. Acupuncture 7/6/2026 - 8/3/2026.", None, 10.0),
@@ -68,8 +88,18 @@ ROWS = [
     ("occasional-otc-is-no-course", "Back pain 2 months. Has taken a Tylenol once in a while since September.", None, None),
     ("occupational-therapy-counts", "Neck pain 3 months. Occupational therapy for 7 weeks for hand numbness.", None, 7.0),
     # --- care is attributed to the region its sentence names
-    ("other-region-not-credited", "New neck pain for 3 weeks. Had 10 weeks of PT for his lumbar stenosis last year. Advil x 1 week.", Region.cervical, 1.0),
-    ("same-region-credited", "New neck pain for 3 weeks. Had 10 weeks of PT for his lumbar stenosis last year.", Region.lumbar, 10.0),
+    (
+        "other-region-not-credited",
+        "New neck pain for 3 weeks. Had 10 weeks of PT for his lumbar stenosis last year. Advil x 1 week.",
+        Region.cervical,
+        1.0,
+    ),
+    (
+        "same-region-credited",
+        "New neck pain for 3 weeks. Had 10 weeks of PT for his lumbar stenosis last year.",
+        Region.lumbar,
+        10.0,
+    ),
     ("unnamed-region-counts-everywhere", "Neck pain for 9 weeks. Physical therapy for 7 weeks.", Region.cervical, 7.0),
     ("two-regions-named", "Neck and low back pain; PT for neck and back for 6 weeks.", Region.cervical, 6.0),
 ]

@@ -177,7 +177,7 @@ ROWS = {
         "no-care",
         lambda f: [Reply(arguments=with_decision(f, "72148", "approve"))] * 3,
         "fallback",
-        Decision.deny,
+        Decision.refer,  # the model's approve and the rules' deny disagree: a physician decides, never a deny
         3,
         reason="approve_without_conservative_care",
     ),

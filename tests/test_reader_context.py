@@ -78,8 +78,8 @@ CONTEXT_ROWS = [
     # exam grades read as numbers
     ("side-by-side grade", "Strength R/L: tibialis anterior 2/3, EHL 3/3.", {"progressive_neuro_deficit"}),
     ("side-by-side full", "Strength R/L: hip flexors 5/5, quads 5/5.", set()),
-    ("long-standing grade is a known deficit", "Right tibialis anterior 2/5, residual from a 2009 crush injury, stable since.", set()),
-    ("old grade now worse is a flag", "Left EHL 3/5, chronic from polio but worse over the past month.", {"progressive_neuro_deficit"}),
+    ("long-standing grade is a known deficit", "Right tibialis anterior 2/5, residual from a 2009 crush, stable since.", set()),
+    ("old grade now worse is a flag", "Left EHL 3/5, chronic from polio, worse this month.", {"progressive_neuro_deficit"}),
     ("hyperreflexia by grade", "Reflexes: 3+ at biceps and knees bilaterally, with spread.", {"myelopathy"}),
     ("4+/5 is strength not reflex", "Biceps 4+/5 on the left; reflexes 2+ symmetric.", set()),
     ("severe weakness", "Severe left S1 weakness after the lifting injury.", {"progressive_neuro_deficit"}),

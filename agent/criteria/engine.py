@@ -175,7 +175,11 @@ def _conservative_care(ctx: Context, cond: Condition) -> Outcome:
     total = care.weeks_for(region=ctx.region, **counting)
     if total is None:
         if everywhere is not None:
-            return Outcome(NOT_MET, care.evidence, f"the documented treatment is for another region than the {ctx.region.value}{skipped_note}")
+            return Outcome(
+                NOT_MET,
+                care.evidence,
+                f"the documented treatment is for another region than the {ctx.region.value}{skipped_note}",
+            )
         return Outcome(UNDOC, care.evidence, f"{names} documented without dates or duration{skipped_note}")
     weeks = total
     elsewhere = "" if everywhere == total else f" ({everywhere:g} weeks counting care for other regions)"

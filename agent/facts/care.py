@@ -135,11 +135,11 @@ def _in_sequence(note: Note, courses: list[_Course]) -> list[CareEpisode]:
     weeks of PT"): the earlier course ends where the later one starts. Only courses placed by their
     length move; dated courses keep their dates."""
     sequence = timeline_vocabulary()["sequence"]
-    for later, earlier in zip(reversed(courses), list(reversed(courses))[1:]):
+    for later, earlier in zip(reversed(courses), list(reversed(courses))[1:], strict=False):
         between = note.text[earlier.at : later.at]
         if (
             earlier.episode.dated
-            or later.episode.started is None and later.episode.ended is None
+            or (later.episode.started is None and later.episode.ended is None)
             or len(between) > SEQUENCE_REACH
             or note.written_on(earlier.at) != note.written_on(later.at)
             or not sequence.search(between)

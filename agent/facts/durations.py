@@ -138,9 +138,7 @@ class _Candidate:
     mention: DurationMention | None  # None: recognised but not computable; still claims its span
 
 
-def find_durations(
-    text: str, *, note_date: date | None, offset: int = 0, anchor: date | None = None
-) -> list[DurationMention]:
+def find_durations(text: str, *, note_date: date | None, offset: int = 0, anchor: date | None = None) -> list[DurationMention]:
     """Find duration expressions in ``text`` (see the module docstring), in text order.
 
     Where expressions overlap, the longest wins ("2 months ago" over "2 months"). ``anchor`` is the

@@ -124,7 +124,7 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
 
 
 def _stable_deficit(text: str, lex: dict[str, Any]) -> bool:
-    """"Left EHL 3/5, unchanged for years": a known deficit, not a new or progressive one."""
+    """ "Left EHL 3/5, unchanged for years": a known deficit, not a new or progressive one."""
     return bool(rx(lex["stable_deficit"]).search(text)) and not rx(lex["new_deficit"]).search(text)
 
 

@@ -150,7 +150,14 @@ class ConservativeCare(BaseModel):
         one course per modality with a length."""
         if not self.episodes:
             self.episodes = [
-                CareEpisode(modality=m.name, weeks=m.weeks, started=m.started, ended=m.ended, dated=m.started is not None, evidence=m.evidence[:2])
+                CareEpisode(
+                    modality=m.name,
+                    weeks=m.weeks,
+                    started=m.started,
+                    ended=m.ended,
+                    dated=m.started is not None,
+                    evidence=m.evidence[:2],
+                )
                 for m in self.modalities
                 if m.status == FactStatus.present and m.weeks is not None
             ]
@@ -183,7 +190,7 @@ class ConservativeCare(BaseModel):
             window_start = note_date - timedelta(days=round(within_weeks * 7))
         placed = [i for e in courses if (i := e.interval(window_start)) is not None]
         loose = [e.weeks for e in courses if e.ended is None]
-        return round(max([union_weeks(placed)] + loose), 1)
+        return round(max([union_weeks(placed), *loose]), 1)
 
     def weeks_within(self, window_weeks: float, note_date: date | None) -> float | None:
         """Weeks of documented treatment inside the window before the note date."""

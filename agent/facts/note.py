@@ -179,6 +179,11 @@ class Note:
         """A stated length ("2-3 wks of pain", "began 2 months ago") in a section written before the
         note date, carried forward to the note date: on 9/18, "x2 wks" written on 7/21 is ~10 weeks."""
         written = self.written_on(d.start)
-        if d.kind in ("length", "ago", "since") and written is not None and self.note_date is not None and written < self.note_date:
+        if (
+            d.kind in ("length", "ago", "since")
+            and written is not None
+            and self.note_date is not None
+            and written < self.note_date
+        ):
             return d.weeks + (self.note_date - written).days / 7
         return d.weeks

@@ -155,3 +155,20 @@ def refer_on_disputed(
         if d.decision == Decision.deny and engine.decide_code(case, claimed, d.code).decision != Decision.deny
     ]
     return refer_denies(det, {code: (ViolationKind.readers_disagree, message) for code in moved})
+
+
+def refer_on_model_decision(det: Determination, drafted: dict[str, Decision]) -> Determination:
+    """A deny becomes refer where the model, reading the same documentation, drafted approve or refer
+    for that code: the two readers disagree on the decision, and a deny needs both (the model's
+    draft may have failed validation for reasons that have nothing to do with the facts). Both
+    decisions are named in the finding."""
+    reasons = {
+        code: (
+            ViolationKind.readers_disagree,
+            f"deny changed to refer: the language model drafted {decision.value} for {code}, the rules engine deny; "
+            "a physician reviewer decides",
+        )
+        for code, decision in drafted.items()
+        if decision != Decision.deny
+    }
+    return refer_denies(det, reasons)

@@ -16,8 +16,16 @@ import threading
 from agent.backends.base import Backend, DraftRequest
 from agent.backends.offline import OfflineBackend
 from agent.backends.registry import get_backend
-from agent.cases.determination import Determination, Fallback, ReportedFacts, Severity, TokenUsage, Violation
-from agent.cases.model import Case
+from agent.cases.determination import (
+    Determination,
+    Fallback,
+    ReportedFacts,
+    Severity,
+    TokenUsage,
+    Violation,
+    ViolationKind,
+)
+from agent.cases.model import Case, Decision
 from agent.criteria.engine import Engine
 from agent.criteria.model import CriteriaSet
 from agent.errors import BackendError
@@ -27,7 +35,7 @@ from agent.knowledge.base import KnowledgeBase
 from agent.knowledge.retrieval import Filters, Hit
 from agent.review.evidence import VerifiedReading, verify_reading
 from agent.review.fact_check import refer_on_unconfirmed_flags
-from agent.review.readings import disputed, merged_facts, reading_findings, refer_on_disputed
+from agent.review.readings import disputed, merged_facts, reading_findings, refer_on_disputed, refer_on_model_decision
 from agent.review.validator import Validator, apply_safe_outcome
 
 log = logging.getLogger(__name__)
@@ -107,6 +115,7 @@ class Reviewer:
         reported: ReportedFacts | None = None
         kept = VerifiedReading()  # the verified reading of ``reported``: checked once per reading
         feedback: list[Violation] | None = None
+        drafted: dict[str, Decision] = {}  # the model's latest decision per code, whether or not it validated
         for attempts in range(1, self.repair_rounds + 2):
             try:
                 candidate = self.backend.draft(request, feedback)
@@ -123,6 +132,8 @@ class Reviewer:
                 candidate, case, request.facts, merged=merged, disputed=disputed(candidate.llm_facts, verified)
             )
             violations += reading_findings(request.facts, candidate.llm_facts, verified)
+            if not any(v.kind == ViolationKind.instruction_obeyed for v in violations):  # a steered draft is no reading
+                drafted.update({code: d for code, d in candidate.decisions.items() if code in case.request.codes})
             blocking = [v for v in violations if v.severity != Severity.info]
             if not blocking:
                 draft = candidate
@@ -146,6 +157,7 @@ class Reviewer:
         provenance = final.provenance.model_copy(update={"attempts": attempts, "usage": usage})
         final = final.model_copy(update={"provenance": provenance})
         final = refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
+        final = refer_on_model_decision(final, drafted)
         return refer_on_disputed(final, case, request.facts, reported, kept, self.engine)
 
 
