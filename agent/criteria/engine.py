@@ -170,9 +170,9 @@ def _conservative_care(ctx: Context, cond: Condition) -> Outcome:
     names = ", ".join(m.name for m in counted) or "none that counts"
     reasons = [f"{m.name} ({'undated' if _undated(m) and _named(rule, m) else 'not a counted modality'})" for m in skipped]
     skipped_note = "; not counted under this criteria set: " + ", ".join(reasons) if skipped else ""
-    counting = {"modalities": [m.name for m in counted], "exclude_undated": rule.undated == "exclude"}
-    everywhere = care.weeks_for(**counting)
-    total = care.weeks_for(region=ctx.region, **counting)
+    names_counted, exclude = [m.name for m in counted], rule.undated == "exclude"
+    everywhere = care.weeks_for(modalities=names_counted, exclude_undated=exclude)
+    total = care.weeks_for(region=ctx.region, modalities=names_counted, exclude_undated=exclude)
     if total is None:
         if everywhere is not None:
             return Outcome(
@@ -186,7 +186,16 @@ def _conservative_care(ctx: Context, cond: Condition) -> Outcome:
     explanation = f"{round(weeks, 1):g} weeks of documented treatment ({names}){elsewhere}; {need:g} required{skipped_note}"
     if rule.within_weeks is not None:
         note_date = ctx.case.request.note_date
-        weeks = care.weeks_for(region=ctx.region, within_weeks=rule.within_weeks, note_date=note_date, **counting) or 0.0
+        weeks = (
+            care.weeks_for(
+                region=ctx.region,
+                modalities=names_counted,
+                exclude_undated=exclude,
+                within_weeks=rule.within_weeks,
+                note_date=note_date,
+            )
+            or 0.0
+        )
         if note_date is None:
             explanation += f"; the note has no date, so the {rule.within_weeks:g}-week window could not be checked"
         else:

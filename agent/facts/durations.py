@@ -89,7 +89,7 @@ _HEADER_RE = re.compile(
     rf"[=#*\[_-]{{2,}}[^\n]*?(?P<d1>{_FULL_DATE})"
     rf"|(?:DOS|date\s+of\s+(?:service|visit)|visit\s+date|note\s+date|encounter\s+date|date)\s*[:#-]?\s*(?P<d2>{_FULL_DATE})"
     rf"|(?P<d3>{_FULL_DATE})\s*(?:[:\-–—]|\s+(?:{_VISIT_WORDS})\b)"
-    rf"|[^\n.]{{0,40}}?\b(?:{_VISIT_WORDS})\b[^\n.]{{0,30}}?(?P<d4>{_FULL_DATE})\s*[:)\]]?[ \t]*$"
+    rf"|[^\n.]{{0,40}}?\b(?:{_VISIT_WORDS})\b[^\n.]{{0,30}}?(?P<d4>{_FULL_DATE})\s*[:)\]]?[ \t]*(?:\([^\n()]{{0,80}}\)[ \t]*)?$"
     rf")",
     re.MULTILINE | re.IGNORECASE,
 )

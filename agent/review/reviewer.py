@@ -132,8 +132,9 @@ class Reviewer:
                 candidate, case, request.facts, merged=merged, disputed=disputed(candidate.llm_facts, verified)
             )
             violations += reading_findings(request.facts, candidate.llm_facts, verified)
-            if not any(v.kind == ViolationKind.instruction_obeyed for v in violations):  # a steered draft is no reading
-                drafted.update({code: d for code, d in candidate.decisions.items() if code in case.request.codes})
+            steered = any(v.kind == ViolationKind.instruction_obeyed for v in violations)  # a steered draft is no reading
+            if candidate.provenance.backend_kind == "llm" and not steered:
+                drafted.update({code: Decision(d) for code, d in candidate.decisions.items() if code in case.request.codes})
             blocking = [v for v in violations if v.severity != Severity.info]
             if not blocking:
                 draft = candidate
