@@ -72,9 +72,11 @@ def test_invalid_json_is_an_operation_outcome(client: TestClient, site: Site) ->
 
 
 def test_the_fhir_body_limit_is_a_setting(client: TestClient, site: Site) -> None:
-    limit = site.service.settings.fhir_max_body_bytes
+    limit = site.service.settings.max_body_bytes
     headers = {**site.auth("reviewer"), "content-type": "application/fhir+json", "content-length": str(limit + 1)}
-    assert client.post("/fhir/Claim/$submit", content=b"{}", headers=headers).status_code in (400, 413)
+    refused = client.post("/fhir/Claim/$submit", content=b"{}", headers=headers)
+    assert refused.status_code == 413 and refused.json()["resourceType"] == "OperationOutcome"
+    assert "UMREVIEW_MAX_BODY_BYTES" in refused.json()["issue"][0]["diagnostics"]
     assert limit > 2_000_000  # above the 2 MB of every other route: scanned records travel inline
 
 

@@ -78,7 +78,7 @@ def _system_kind(system: str) -> str:
     return s
 
 
-def _procedure_code(concept: Any) -> tuple[str | None, str]:
+def procedure_code(concept: Any) -> tuple[str | None, str]:
     """(CPT/HCPCS code or None, why not) of a productOrService concept, choosing among its codings."""
     found = codings(concept)
     for c in found:
@@ -110,12 +110,12 @@ def _cancelled(item: Resource) -> bool:
 
 def _line(index: BundleIndex, item: Resource, path: str, claim: Resource, n: int) -> PasLine:
     seq = item["sequence"] if isinstance(item.get("sequence"), int) else n
-    code, why = _procedure_code(item.get("productOrService"))
+    code, why = procedure_code(item.get("productOrService"))
     service = None
     for ext in extensions(item, "extension-requestedService"):
         service = index.require(ext.get("valueReference"), f"{path}.extension.valueReference", container=claim)
     if code is None and service is not None:
-        alt, _ = _procedure_code(service.get("code"))
+        alt, _ = procedure_code(service.get("code"))
         code = alt or None
     label = concept_text(item.get("productOrService")) or (code or "service")
     traces = [
@@ -250,7 +250,7 @@ def read_pas_request(bundle: Any, *, source: str = "bundle", today: date | None 
     else:
         lines = []
         for n, sr in enumerate(services, 1):
-            code, why = _procedure_code(sr.get("code"))
+            code, why = procedure_code(sr.get("code"))
             line = PasLine(sequence=n, code=code, label=concept_text(sr.get("code")) or "service")
             if code is None:
                 line.status, line.reason = "refer", f"Referred to a physician reviewer: ServiceRequest.code is {why}."

@@ -43,6 +43,7 @@ class EventKind(StrEnum):
     overridden = "overridden"
     token_created = "token_created"  # logged under the subject "token:<id>", not a review id
     token_revoked = "token_revoked"
+    pas_submitted = "pas_submitted"  # what a PAS $submit kept so $inquire can find the review (identifiers, lines)
 
 
 TOKEN_KINDS = frozenset({EventKind.token_created.value, EventKind.token_revoked.value})

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -16,7 +17,9 @@ from agent.letters.model import MEDIA_TYPES
 from agent.store.audit import ReviewStatus
 from agent.store.reviews import ReviewRecord
 from agent.web.auth import Role, TokenStore
+from agent.web.bodies import spooled_body
 from agent.web.deps import Admin, Physician, Reviewer, Svc
+from agent.web.guard import fhir_error
 
 log = logging.getLogger("umreview.web")
 router = APIRouter(prefix="/v1", tags=["reviews"])
@@ -201,18 +204,46 @@ PAS_BODY = {
 }
 
 
+FHIR_JSON = ("application/fhir+json", "application/json")
+
+
+def _fhir_media_type(request: Request) -> JSONResponse | None:
+    """A 415 OperationOutcome unless the body is JSON (a missing Content-Type is taken as JSON)."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not kind or kind in FHIR_JSON:
+        return None
+    return fhir_error(
+        415,
+        f"Content-Type {kind[:60]!r} is not supported: send the Bundle as FHIR JSON (application/fhir+json); "
+        "XML and other formats are not accepted",
+    )
+
+
 @fhir_router.post("/Claim/$submit", openapi_extra={"requestBody": PAS_BODY})
 async def fhir_submit(request: Request, who: Reviewer, svc: Svc) -> JSONResponse:
     """Da Vinci PAS $submit: a PAS request Bundle in, a PAS response Bundle out (ClaimResponse first).
 
-    A Bundle that cannot be processed gets an OperationOutcome (4xx) naming the FHIR path."""
-    from fastapi.concurrency import run_in_threadpool
+    The body streams to a temporary file (up to UMREVIEW_MAX_BODY_BYTES). A Bundle that cannot be
+    processed gets an OperationOutcome (4xx) naming the FHIR path."""
+    refused = _fhir_media_type(request)
+    if refused is not None:
+        return refused
+    async with spooled_body(request, svc.settings) as body:
+        status, answer = await run_in_threadpool(svc.fhir_submit, body, actor=who.name)
+    return JSONResponse(answer, status_code=status, media_type="application/fhir+json")
 
-    from agent.cases.pas_submit import pas_submit
 
-    raw = await request.body()
-    status, body = await run_in_threadpool(pas_submit, raw, lambda case: svc.submit(case, actor=who.name))
-    return JSONResponse(body, status_code=status, media_type="application/fhir+json")
+@fhir_router.post("/Claim/$inquire", openapi_extra={"requestBody": PAS_BODY})
+async def fhir_inquire(request: Request, who: Reviewer, svc: Svc) -> JSONResponse:
+    """Da Vinci PAS $inquire: a PAS inquiry Bundle in; a Parameters resource out with one PAS response
+    Bundle (``return``) per earlier request that matches, pended until a physician signs, then the signed
+    decisions. No match: an empty result with an informational OperationOutcome (``outcome``)."""
+    refused = _fhir_media_type(request)
+    if refused is not None:
+        return refused
+    async with spooled_body(request, svc.settings) as body:
+        status, answer = await run_in_threadpool(svc.fhir_inquire, body)
+    return JSONResponse(answer, status_code=status, media_type="application/fhir+json")
 
 
 class TokenIn(BaseModel):
