@@ -23,7 +23,7 @@ from agent.review.ask import Answer, RulesAnswerer, check_answer
 from agent.review.limits import check_limits
 from agent.review.reviewer import Reviewer
 from agent.settings import Settings, get_settings
-from agent.store.audit import EventKind
+from agent.store.audit import SUBMISSION_PREFIX, EventKind
 from agent.store.reviews import ReviewRecord, Store
 
 
@@ -55,8 +55,11 @@ class Service:
         """Da Vinci PAS ``$submit``: review the request and keep what a later ``$inquire`` needs (a
         ``pas_submitted`` event beside the review). (HTTP status, response Bundle or OperationOutcome)."""
 
-        def remember(review_id: str, record: dict[str, Any]) -> None:
+        def remember(review_id: str | None, record: dict[str, Any]) -> str | None:
+            if review_id is None:
+                return self.store.record_submission(record, actor=actor)
             self.store.record_event(review_id, EventKind.pas_submitted, actor=actor, payload=record)
+            return None
 
         return pas_submit(body, lambda case: self.submit(case, actor=actor), remember=remember)
 
@@ -67,14 +70,22 @@ class Service:
         def find(inquiry: Inquiry) -> list[Found]:
             found = []
             for event in self.store.events(kind=EventKind.pas_submitted):
-                if not inquiry.matches(event.review_id, event.payload):
+                reference = event.review_id.removeprefix(SUBMISSION_PREFIX)
+                if not inquiry.matches(reference, event.payload):
+                    continue
+                if event.review_id.startswith(SUBMISSION_PREFIX):  # answered without a review: as it was answered
+                    found.append(Found(None, reference, event.payload, None, final=False))
                     continue
                 record = self.get(event.review_id)
-                final = record.final_decisions
+                signed = record.final_decisions
                 det = record.determination.model_copy(
-                    update={"determinations": [d.model_copy(update={"decision": final[d.code]}) for d in record.determination.determinations]}
+                    update={
+                        "determinations": [
+                            d.model_copy(update={"decision": signed[d.code]}) for d in record.determination.determinations
+                        ]
+                    }
                 )
-                found.append(Found(event.review_id, event.payload, det, record.is_final))
+                found.append(Found(record.id, record.id, event.payload, det, final=record.is_final))
             return found
 
         return pas_inquire(body, find)

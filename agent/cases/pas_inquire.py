@@ -15,8 +15,10 @@ What the IG says (STU 2.1, specification.html "Prior Authorization Inquiries", C
   name in the OperationDefinition; the IG's one example names it ``responseBundle``), each holding the
   current ClaimResponse of one matching request, every submitted item included (spec-46).
 
-umreview's numbers: a review id (``R-`` and 12 characters) is ``preAuthRef`` and each item's
+umreview's numbers: a review id (``R-`` and 12 characters) is ``preAuthRef`` and each pended item's
 administration reference number; a certified item's authorization number is ``<review id>-<sequence>``.
+A request answered without a review (pended for documentation, nothing reviewable) gets a reference
+``P-`` and 12 characters instead, and is found by inquiries too.
 A submission whose patient carried no identifier is matched on birth date and family name instead;
 one whose provider carried no identifier needs one of the numbers above.
 """
@@ -31,7 +33,7 @@ from agent.cases.pas_bundle import BundleIndex, Resource, extensions
 from agent.cases.pas_request import PasRequest, procedure_code
 from agent.errors import CaseFileError
 
-REVIEW_ID = re.compile(r"^(R-[A-Za-z0-9]{12})(?:-\d+)?$")
+REVIEW_ID = re.compile(r"^([RP]-[A-Za-z0-9]{12})(?:-\d+)?$")  # a review id, or P-... for a request answered unreviewed
 NUMBER_EXTENSIONS = ("extension-authorizationNumber", "extension-administrationReferenceNumber")
 KEPT_CLAIM_FIELDS = ("resourceType", "id", "identifier", "status", "type", "use", "patient", "provider", "insurer", "created")
 
@@ -122,7 +124,7 @@ class Inquiry:
     def names_a_request(self) -> bool:
         return bool(self.review_ids or self.trace_numbers)
 
-    def matches(self, review_id: str, stored: dict[str, Any]) -> bool:
+    def matches(self, reference: str, stored: dict[str, Any]) -> bool:
         stored_patient = {tuple(p) for p in stored.get("patient_ids") or []}
         if stored_patient:
             patient_ok = bool(stored_patient & self.patient_ids)
@@ -136,7 +138,7 @@ class Inquiry:
             return False
         if not stored_providers and not self.names_a_request:
             return False  # nothing but the patient to go on: not enough to disclose a request
-        if self.review_ids and review_id not in self.review_ids:
+        if self.review_ids and reference not in self.review_ids:
             return False
         if self.trace_numbers and not (self.trace_numbers & {tuple(t) for t in stored.get("trace_numbers") or []}):
             return False

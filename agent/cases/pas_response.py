@@ -85,6 +85,7 @@ def claim_response(
     human_reviewed: bool = False,
     refs: dict[str, dict[str, Any]] | None = None,
     final: bool = False,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     """The PAS ClaimResponse for a read request and its determination (None when it was not reviewed);
     ``final``: the determination carries a physician reviewer's signed decisions."""
@@ -108,8 +109,8 @@ def claim_response(
             ],
         }
         item_ext = [{"url": ITEM_TRACE, "valueIdentifier": t} for t in line.trace_numbers]
-        if review_id and action != "approve":  # REF-NT: what an inquiry about a pended item can quote
-            item_ext.append({"url": ADMIN_REF, "valueString": review_id})
+        if (reference or review_id) and action != "approve":  # REF-NT: what an inquiry about a pended item can quote
+            item_ext.append({"url": ADMIN_REF, "valueString": reference or review_id})
         if item_ext:
             item["extension"] = item_ext
         items.append(item)
@@ -186,6 +187,7 @@ def response_bundle(
     human_reviewed: bool = False,
     final: bool = False,
     resources: dict[str, Any] | None = None,
+    reference: str | None = None,
 ) -> dict[str, Any]:
     """The PAS response Bundle: ClaimResponse first, then the Patient, requestor and insurer of the Claim
     (resolved in the request's Bundle, or given as ``resources`` by role when answering a stored request)."""
@@ -214,7 +216,9 @@ def response_bundle(
             if key in refs:
                 response[key] = refs[key]
     else:
-        response = claim_response(request, det, review_id=review_id, human_reviewed=human_reviewed, refs=refs, final=final)
+        response = claim_response(
+            request, det, review_id=review_id, human_reviewed=human_reviewed, refs=refs, final=final, reference=reference
+        )
     return pas_bundle(response, entries, request.bundle.get("identifier"))
 
 

@@ -37,9 +37,10 @@ class Reviewed(Protocol):
 class Found:
     """A stored submission that answers an inquiry: its review, what ``$submit`` kept, and where it stands."""
 
-    review_id: str
+    review_id: str | None  # None: the request was answered without a review (pended for documentation, ...)
+    reference: str  # the administration reference number its response carried (the review id, or P-...)
     stored: dict[str, Any]
-    determination: Determination  # with a physician's signed decisions applied when ``final``
+    determination: Determination | None  # with a physician's signed decisions applied when ``final``
     final: bool
 
 
@@ -75,10 +76,11 @@ def pas_submit(
     raw: Body,
     submit: Callable[[Case], Reviewed],
     *,
-    remember: Callable[[str, dict[str, Any]], None] | None = None,
+    remember: Callable[[str | None, dict[str, Any]], str | None] | None = None,
     source: str = "request body",
 ) -> tuple[int, dict[str, Any]]:
-    """Answer a PAS request body: (200, response Bundle) or (4xx, OperationOutcome)."""
+    """Answer a PAS request body: (200, response Bundle) or (4xx, OperationOutcome). ``remember(review id or
+    None, record)`` keeps what ``$inquire`` needs and returns the reference number of an unreviewed request."""
     try:
         data = parse_json(raw, source)
     except BodyError as exc:
@@ -90,7 +92,8 @@ def pas_submit(
     except RecursionError:
         return 422, operation_outcome(CaseFileError(source, "Bundle", "the Bundle nests too deeply to be read"))
     if request.case is None:
-        return 200, response_bundle(request, None)
+        reference = remember(None, submission_record(request)) if remember and not request.not_reviewed else None
+        return 200, response_bundle(request, None, reference=reference)
     record = submit(request.case)
     if remember is not None:
         remember(record.id, submission_record(request))
@@ -113,9 +116,7 @@ def stored_request(stored: dict[str, Any]) -> PasRequest:
     )
 
 
-def pas_inquire(
-    raw: Body, find: Callable[[Inquiry], list[Found]], *, source: str = "request body"
-) -> tuple[int, dict[str, Any]]:
+def pas_inquire(raw: Body, find: Callable[[Inquiry], list[Found]], *, source: str = "request body") -> tuple[int, dict[str, Any]]:
     """Answer a PAS inquiry body: (200, Parameters with one ``return`` Bundle per matching request) or (4xx,
     OperationOutcome). No match is an empty result with an informational OperationOutcome saying so."""
     try:
@@ -137,6 +138,7 @@ def pas_inquire(
             human_reviewed=found.final,
             final=found.final,
             resources=found.stored.get("resources") or {},
+            reference=found.reference,
         )
         params.append({"name": "return", "resource": bundle})
     if not params:

@@ -49,6 +49,14 @@ class EventKind(StrEnum):
 TOKEN_KINDS = frozenset({EventKind.token_created.value, EventKind.token_revoked.value})
 
 
+SUBMISSION_PREFIX = "pas:"
+
+
+def submission_subject(reference: str) -> str:
+    """The ``review_id`` column of a ``pas_submitted`` event for a PAS request answered without a review."""
+    return f"{SUBMISSION_PREFIX}{reference}"
+
+
 def token_subject(token_id: str) -> str:
     """The ``review_id`` column of a token event: tokens share the one hash chain with reviews."""
     return f"token:{token_id}"

@@ -332,7 +332,8 @@ class Store:
         kind = EventKind(kind)
         if kind not in OPEN_EVENT_KINDS:
             raise ValueError(
-                f"{kind.value!r} events are written by save_review()/sign(); record_event takes asked, letter_drafted or pas_submitted"
+                f"{kind.value!r} events are written by save_review()/sign(); "
+                "record_event takes asked, letter_drafted or pas_submitted"
             )
         with self._write("record an event") as (s, head):
             if s.get(ReviewRow, review_id) is None:
@@ -341,6 +342,14 @@ class Store:
                 )
             row = self._append(s, head, review_id, kind, actor, payload or {})
         return _event(row)
+
+    def record_submission(self, payload: dict[str, Any], *, actor: str) -> str:
+        """Log a PAS request answered without a review (pended for documentation, no reviewable line) as a
+        ``pas_submitted`` event under ``pas:P-...``; returns its reference ``P-...`` (quoted by ``$inquire``)."""
+        reference = "P-" + new_review_id()[2:]
+        with self._write("record a PAS submission") as (s, head):
+            self._append(s, head, audit.submission_subject(reference), EventKind.pas_submitted, actor, payload)
+        return reference
 
     def events(self, review_id: str | None = None, *, kind: EventKind | None = None) -> list[Event]:
         """Events of one review (or of all reviews), oldest first; only those of ``kind`` if given."""

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from agent.cases.model import Case, Decision
 from agent.errors import NotFoundError, PermissionDenied
@@ -75,10 +80,51 @@ def full(rec: ReviewRecord) -> ReviewOut:
     )
 
 
-@router.post("/reviews", status_code=201, response_model=ReviewOut)
-def submit_review(case: Annotated[Case, Body()], who: Reviewer, svc: Svc, policy: str | None = None) -> ReviewOut:
-    """Review a case (the case-file format as JSON) and store the recommendation."""
-    return full(svc.submit(case, actor=who.name, policy=policy))
+CASE_BODY = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Case"}}}}
+
+
+def case_from_json(body: IO[bytes]) -> Case:
+    """A Case from a JSON body in a file; errors as FastAPI's own (``RequestValidationError``, located in ``body``)."""
+    text = io.TextIOWrapper(body, encoding="utf-8-sig")
+    try:
+        data = json.load(text)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, or a number of thousands of digits
+        pos = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", pos), "msg": "JSON decode error"}]) from None
+    finally:
+        text.detach()
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+@router.post("/reviews", status_code=201, response_model=ReviewOut, openapi_extra={"requestBody": CASE_BODY})
+async def submit_review(request: Request, who: Reviewer, svc: Svc, policy: str | None = None) -> ReviewOut:
+    """Review a case (the case-file format as JSON) and store the recommendation. The body streams to a
+    temporary file (up to UMREVIEW_MAX_BODY_BYTES) before it is read."""
+    async with spooled_body(request, svc.settings) as body:
+        case = await run_in_threadpool(case_from_json, body)
+    return full(await run_in_threadpool(svc.submit, case, actor=who.name, policy=policy))
+
+
+def with_case_schema(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` with the Case models in ``components.schemas`` (the review route reads its body itself)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags
+            )
+            defs = Case.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs.pop("$defs", {}))
+            components["Case"] = defs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
 
 
 @router.get("/reviews", response_model=list[ReviewSummary])

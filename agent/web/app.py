@@ -182,6 +182,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     app.include_router(docs_router(app, public=settings.public_api_docs))
     app.include_router(api.router)
+    app.openapi = api.with_case_schema(app)  # type: ignore[method-assign]  # FastAPI's documented way to customise
     app.include_router(api.fhir_router)
     app.include_router(api.tokens_router)
     app.include_router(pages.router)

@@ -37,7 +37,7 @@ def spool_dir(settings: Settings) -> Path:
 
 
 def new_spool(settings: Settings) -> IO[bytes]:
-    return tempfile.SpooledTemporaryFile(max_size=IN_MEMORY, dir=spool_dir(settings))  # noqa: SIM115  # closed by the caller's with
+    return tempfile.SpooledTemporaryFile(max_size=IN_MEMORY, dir=spool_dir(settings))  # closed by the caller's with
 
 
 @asynccontextmanager
