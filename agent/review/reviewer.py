@@ -17,7 +17,7 @@ from agent.backends.base import Backend, DraftRequest
 from agent.backends.offline import OfflineBackend
 from agent.backends.registry import get_backend
 from agent.cases.determination import Determination, Fallback, ReportedFacts, Severity, TokenUsage, Violation
-from agent.cases.model import Case
+from agent.cases.model import Case, Decision
 from agent.criteria.engine import Engine
 from agent.criteria.model import CriteriaSet
 from agent.errors import BackendError
@@ -146,7 +146,32 @@ class Reviewer:
         provenance = final.provenance.model_copy(update={"attempts": attempts, "usage": usage})
         final = final.model_copy(update={"provenance": provenance})
         final = refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
-        return refer_on_disputed(final, case, request.facts, reported, kept, self.engine)
+        final = refer_on_disputed(final, case, request.facts, reported, kept, self.engine)
+        return pend_unreadable(final, case)
+
+
+def pend_unreadable(det: Determination, case: Case) -> Determination:
+    """Every code referred (pended) when a submitted document could not be read: the missing part may hold
+    what decides, so an unreadable packet gets a request for a legible copy, never a decision on the rest."""
+    unreadable = [a.unreadable for a in case.request.attachments if a.unreadable]
+    if not unreadable:
+        return det
+    why = (
+        "Documentation unreadable: "
+        + "; ".join(unreadable[:5])
+        + ". Pended for a physician reviewer until a legible copy is received."
+    )
+    codes = [
+        d.model_copy(
+            update={
+                "decision": Decision.refer,
+                "rationale": why,
+                "missing_documentation": [*d.missing_documentation, "a legible copy of the unreadable document(s)"],
+            }
+        )
+        for d in det.determinations
+    ]
+    return det.model_copy(update={"determinations": codes, "summary": why})
 
 
 def _plus(total: TokenUsage | None, more: TokenUsage | None) -> TokenUsage | None:
