@@ -108,9 +108,10 @@ def claim_response(
                 {"category": ADJUDICATION, "reason": {"text": text[:1000]}, "extension": [_review_action(action, number)]}
             ],
         }
-        item_ext = [{"url": ITEM_TRACE, "valueIdentifier": t} for t in line.trace_numbers]
-        if (reference or review_id) and action != "approve":  # REF-NT: what an inquiry about a pended item can quote
-            item_ext.append({"url": ADMIN_REF, "valueString": reference or review_id})
+        item_ext: list[dict[str, Any]] = [{"url": ITEM_TRACE, "valueIdentifier": t} for t in line.trace_numbers]
+        admin_ref = reference or review_id
+        if admin_ref and action != "approve":  # REF-NT: what an inquiry about a pended item can quote
+            item_ext.append({"url": ADMIN_REF, "valueString": admin_ref})
         if item_ext:
             item["extension"] = item_ext
         items.append(item)

@@ -37,7 +37,9 @@ def spool_dir(settings: Settings) -> Path:
 
 
 def new_spool(settings: Settings) -> IO[bytes]:
-    return tempfile.SpooledTemporaryFile(max_size=IN_MEMORY, dir=spool_dir(settings))  # closed by the caller's with
+    return tempfile.SpooledTemporaryFile(
+        max_size=IN_MEMORY, mode="w+b", dir=str(spool_dir(settings))
+    )  # closed by the caller's with
 
 
 @asynccontextmanager
