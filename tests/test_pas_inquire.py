@@ -253,6 +253,7 @@ def test_the_ig_examples_a_homecare_request_pended_for_documentation_then_the_ig
     (bundle,) = returned(post(client, site, "inquire", query))
     assert actions(bundle) == ["A4", "A4"] and item_numbers(bundle) == [reference, reference]
     assert "clinical notes" in bundle["entry"][0]["resource"]["disposition"]
+    assert site.service.store.verify() == []  # the kept submission is part of the hash chain, and checks out
 
 
 def _without(key: str) -> Callable[[dict[str, Any]], None]:
