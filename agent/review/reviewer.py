@@ -100,7 +100,11 @@ class Reviewer:
         )
 
     def review(self, case: Case) -> Determination:
-        """The final determination for ``case``; thread-safe (batches call it from worker threads)."""
+        """The final determination for ``case``; thread-safe (batches call it from worker threads).
+        A case with an unreadable document is pended (every code referred) whatever the drafts say."""
+        return pend_unreadable(self._review(case), case)
+
+    def _review(self, case: Case) -> Determination:
         request = self.request_for(case)
         draft, violations, reasons, attempts = None, [], [], 0
         usage: TokenUsage | None = None
@@ -146,8 +150,7 @@ class Reviewer:
         provenance = final.provenance.model_copy(update={"attempts": attempts, "usage": usage})
         final = final.model_copy(update={"provenance": provenance})
         final = refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
-        final = refer_on_disputed(final, case, request.facts, reported, kept, self.engine)
-        return pend_unreadable(final, case)
+        return refer_on_disputed(final, case, request.facts, reported, kept, self.engine)
 
 
 def pend_unreadable(det: Determination, case: Case) -> Determination:
