@@ -17,7 +17,7 @@ from agent.backends.base import Backend, DraftRequest
 from agent.backends.offline import OfflineBackend
 from agent.backends.registry import get_backend
 from agent.cases.determination import Determination, Fallback, ReportedFacts, Severity, TokenUsage, Violation
-from agent.cases.model import Case, Decision
+from agent.cases.model import Case
 from agent.criteria.engine import Engine
 from agent.criteria.model import CriteriaSet
 from agent.errors import BackendError
@@ -159,6 +159,8 @@ def pend_unreadable(det: Determination, case: Case) -> Determination:
     unreadable = [a.unreadable for a in case.request.attachments if a.unreadable]
     if not unreadable:
         return det
+    from agent.cases.model import Decision  # here, not at the top: keeps this module's imports as the loop's own
+
     why = (
         "Documentation unreadable: "
         + "; ".join(unreadable[:5])
