@@ -13,6 +13,8 @@ from typing import Any
 
 from agent.cases.attachments import require_read
 from agent.cases.model import Case
+from agent.cases.pas_inquire import Inquiry
+from agent.cases.pas_submit import Body, Found, pas_inquire, pas_submit
 from agent.knowledge.base import KnowledgeBase
 from agent.letters.draft import letter_from_record
 from agent.letters.model import Audience, Letter, LetterFormat, LineOfBusiness, PlanInfo
@@ -21,6 +23,7 @@ from agent.review.ask import Answer, RulesAnswerer, check_answer
 from agent.review.limits import check_limits
 from agent.review.reviewer import Reviewer
 from agent.settings import Settings, get_settings
+from agent.store.audit import SUBMISSION_PREFIX, EventKind
 from agent.store.reviews import ReviewRecord, Store
 
 
@@ -47,6 +50,45 @@ class Service:
         clean = case.model_copy(update={"expected": None})  # labels never reach the reviewer
         determination = self.reviewer(policy).review(clean)
         return self.store.save_review(clean, determination, actor=actor, received_at=received_at)
+
+    def fhir_submit(self, body: Body, *, actor: str) -> tuple[int, dict[str, Any]]:
+        """Da Vinci PAS ``$submit``: review the request and keep what a later ``$inquire`` needs (a
+        ``pas_submitted`` event beside the review). (HTTP status, response Bundle or OperationOutcome)."""
+
+        def remember(review_id: str | None, record: dict[str, Any]) -> str | None:
+            if review_id is None:
+                return self.store.record_submission(record, actor=actor)
+            self.store.record_event(review_id, EventKind.pas_submitted, actor=actor, payload=record)
+            return None
+
+        return pas_submit(body, lambda case: self.submit(case, actor=actor), remember=remember)
+
+    def fhir_inquire(self, body: Body) -> tuple[int, dict[str, Any]]:
+        """Da Vinci PAS ``$inquire``: the current answer of each earlier ``$submit`` matching the inquiry:
+        pended until a physician signs, then the signed decisions."""
+
+        def find(inquiry: Inquiry) -> list[Found]:
+            found = []
+            for event in self.store.events(kind=EventKind.pas_submitted):
+                reference = event.review_id.removeprefix(SUBMISSION_PREFIX)
+                if not inquiry.matches(reference, event.payload):
+                    continue
+                if event.review_id.startswith(SUBMISSION_PREFIX):  # answered without a review: as it was answered
+                    found.append(Found(None, reference, event.payload, None, final=False))
+                    continue
+                record = self.get(event.review_id)
+                signed = record.final_decisions
+                det = record.determination.model_copy(
+                    update={
+                        "determinations": [
+                            d.model_copy(update={"decision": signed[d.code]}) for d in record.determination.determinations
+                        ]
+                    }
+                )
+                found.append(Found(record.id, record.id, event.payload, det, final=record.is_final))
+            return found
+
+        return pas_inquire(body, find)
 
     def get(self, review_id: str) -> ReviewRecord:
         return self.store.get_review(review_id)

@@ -100,8 +100,11 @@ class Settings(BaseSettings):
     clock_standard_days: int = Field(default=7, ge=1, description="Decision clock for standard requests, in calendar days")
     ocr_max_pages: int = Field(default=50, ge=0, le=2000, description="Scanned pages OCR'd per document; more is refused")
     ocr_page_timeout: float = Field(default=60.0, gt=0, description="Seconds of OCR allowed per scanned page")
-    fhir_max_body_bytes: int = Field(
-        default=50_000_000, ge=1, description="Largest FHIR $submit body (scanned records inline); other routes keep 2 MB"
+    max_body_bytes: int = Field(
+        default=50_000_000,
+        ge=1024,
+        description="Largest body of the routes that carry documents (POST /v1/reviews, /new, /fhir/Claim/$submit and "
+        "$inquire), streamed to a temporary file as it arrives; every other route keeps 2 MB",
     )
     max_note_chars: int = Field(
         default=100_000, ge=1000, description="Longest documentation (notes and attachment text) one web request may send"

@@ -422,3 +422,54 @@ def test_item_trace_numbers_are_echoed(submit: Any) -> None:
 def test_operation_outcome_never_names_python_classes() -> None:
     outcome = operation_outcome(CaseFileError("body", "Bundle.entry[0]", "missing resourceType"))
     assert outcome["issue"][0]["expression"] == ["Bundle.entry[0]"]
+
+
+# -- birth dates ---------------------------------------------------------------------------------------
+
+
+def test_a_missing_birth_date_is_an_unknown_age_and_age_gated_lines_are_referred(submit: Any) -> None:
+    def no_birth(patient: dict[str, Any]) -> None:
+        patient.pop("birthDate")
+
+    bundle = example(Patient=no_birth)
+    case = case_from_bundle(bundle)
+    assert case.request.patient.age is None  # unknown, never 0
+    status, body = answer(bundle, submit)
+    response = body["entry"][0]["resource"]
+    assert status == 200 and actions(body) == ["A4", "A4"] and response["outcome"] == "complete"
+    assert all("age unknown" in item["adjudication"][0]["reason"]["text"] for item in response["item"])
+
+
+def test_a_birth_date_after_the_request_is_refused_with_its_path() -> None:
+    def unborn(patient: dict[str, Any]) -> None:
+        patient["birthDate"] = "2026-12-01"
+
+    def created(claim: dict[str, Any]) -> None:
+        claim["created"] = "2026-09-20"
+
+    with pytest.raises(CaseFileError) as caught:
+        case_from_bundle(example(Patient=unborn, Claim=created))
+    assert caught.value.field == "Bundle.entry[0].resource.birthDate" and "after the request" in caught.value.problem
+
+
+@pytest.mark.parametrize(
+    ("coding", "named"),
+    [
+        ({"system": "https://codesystem.x12.org/005010/1365", "code": "3", "display": "Consultation"}, "X12 service-type"),
+        ({"system": "http://snomed.info/sct", "code": "241615005"}, "SNOMED CT"),
+        ({"system": "http://loinc.org", "code": "24531-6"}, "LOINC"),
+        ({"system": "http://example.org/local", "code": "MRI-L"}, "http://example.org/local"),
+    ],
+    ids=["x12-service-type", "snomed", "loinc", "local"],
+)
+def test_a_non_cpt_line_is_pended_on_its_own_beside_a_reviewed_cpt_line(coding: dict[str, str], named: str, submit: Any) -> None:
+    def mixed(claim: dict[str, Any]) -> None:
+        claim["item"][0]["productOrService"] = {"coding": [coding]}
+
+    status, body = answer(example(Claim=mixed), submit)
+    response = body["entry"][0]["resource"]
+    first, second = response["item"]
+    assert status == 200 and response["outcome"] == "partial" and actions(body)[0] == "A4"
+    assert named in first["adjudication"][0]["reason"]["text"] and "not CPT/HCPCS" in first["adjudication"][0]["reason"]["text"]
+    assert "not CPT/HCPCS" not in second["adjudication"][0]["reason"]["text"]
+    assert [ln.status for ln in read_pas_request(example(Claim=mixed)).lines] == ["refer", "review"]  # 72158 reviewed

@@ -72,9 +72,11 @@ def test_invalid_json_is_an_operation_outcome(client: TestClient, site: Site) ->
 
 
 def test_the_fhir_body_limit_is_a_setting(client: TestClient, site: Site) -> None:
-    limit = site.service.settings.fhir_max_body_bytes
+    limit = site.service.settings.max_body_bytes
     headers = {**site.auth("reviewer"), "content-type": "application/fhir+json", "content-length": str(limit + 1)}
-    assert client.post("/fhir/Claim/$submit", content=b"{}", headers=headers).status_code in (400, 413)
+    refused = client.post("/fhir/Claim/$submit", content=b"{}", headers=headers)
+    assert refused.status_code == 413 and refused.json()["resourceType"] == "OperationOutcome"
+    assert "UMREVIEW_MAX_BODY_BYTES" in refused.json()["issue"][0]["diagnostics"]
     assert limit > 2_000_000  # above the 2 MB of every other route: scanned records travel inline
 
 
@@ -95,3 +97,93 @@ def test_cli_unknown_resource_type_exits_2_without_a_traceback(tmp_path: Path) -
     result = CliRunner().invoke(cli, ["review", str(path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "resourceType" in result.stderr and "Foo" in result.stderr
+
+
+# -- every /fhir error is an OperationOutcome ------------------------------------------------------------
+
+
+def _broken_submit(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("boom")  # an unexpected failure inside the route
+
+
+FHIR_ERRORS = [
+    # (name, how to provoke it, HTTP status, issue type, FHIR path in expression)
+    ("401 no token", lambda c, s: c.post("/fhir/Claim/$submit", json=BUNDLE), 401, "login", None),
+    (
+        "401 bad token",
+        lambda c, s: c.post("/fhir/Claim/$inquire", json=BUNDLE, headers={"authorization": "Bearer nope"}),
+        401,
+        "login",
+        None,
+    ),
+    (
+        "403 session without CSRF",
+        lambda c, s: c.post("/fhir/Claim/$submit", json=BUNDLE, headers={"cookie": f"umreview_token={s.tokens['reviewer']}"}),
+        403,
+        "forbidden",
+        None,
+    ),
+    (
+        "404 unknown operation",
+        lambda c, s: c.post("/fhir/Claim/$nothing", json={}, headers=s.auth("reviewer")),
+        404,
+        "not-found",
+        None,
+    ),
+    ("405 GET $submit", lambda c, s: c.get("/fhir/Claim/$submit", headers=s.auth("reviewer")), 405, "not-supported", None),
+    (
+        "413 over the limit",
+        lambda c, s: c.post(
+            "/fhir/Claim/$submit",
+            content=b"{}",
+            headers={**s.auth("reviewer"), "content-length": str(s.service.settings.max_body_bytes + 1)},
+        ),
+        413,
+        "too-costly",
+        None,
+    ),
+    (
+        "415 XML",
+        lambda c, s: c.post(
+            "/fhir/Claim/$submit", content=b"<Bundle/>", headers={**s.auth("reviewer"), "content-type": "application/fhir+xml"}
+        ),
+        415,
+        "not-supported",
+        None,
+    ),
+    (
+        "422 unknown resourceType",
+        lambda c, s: post(c, s, {**BUNDLE, "entry": [*BUNDLE["entry"], {"resource": {"resourceType": "Foo"}}]}),
+        422,
+        "not-supported",
+        f"Bundle.entry[{len(BUNDLE['entry'])}].resource.resourceType",
+    ),
+    ("400 not JSON", lambda c, s: post(c, s, b"{nope"), 400, "invalid", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("provoke", "status", "code", "expression"), [e[1:] for e in FHIR_ERRORS], ids=[e[0] for e in FHIR_ERRORS]
+)
+def test_every_fhir_error_is_an_operation_outcome(
+    client: TestClient, site: Site, provoke: Any, status: int, code: str, expression: str | None
+) -> None:
+    from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+    response = provoke(client, site)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/fhir+json")
+    (issue,) = OperationOutcome.model_validate(response.json()).issue
+    assert issue.severity == "error" and issue.code == code and issue.diagnostics
+    assert issue.expression == ([expression] if expression else None)
+
+
+def test_an_unexpected_failure_is_a_500_operation_outcome(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fhir.resources.R4B.operationoutcome import OperationOutcome
+
+    monkeypatch.setattr(site.service, "fhir_submit", _broken_submit)
+    with TestClient(site.app, raise_server_exceptions=False) as c:
+        response = post(c, site, BUNDLE)
+    assert response.status_code == 500 and response.headers["content-type"].startswith("application/fhir+json")
+    (issue,) = OperationOutcome.model_validate(response.json()).issue
+    assert issue.code == "exception" and "boom" not in response.text

@@ -162,3 +162,55 @@ def test_reviewer_and_physician_flow(live: tuple[str, Site], browser: sync_api.B
     expect(page.locator("table.queue .pill.s-final")).to_have_count(1)
     screenshot(page, tmp_path, "ui-queue")
     context.close()
+
+
+def test_a_scanned_packet_uploaded_on_new_is_ocrd_and_reviewed(
+    live: tuple[str, Site], browser: sync_api.Browser, tmp_path: Path
+) -> None:
+    """A reviewer uploads a faxed (image-only) PDF as the documentation and types the request in the fields."""
+    import yaml
+    from scans import scanned_pdf
+
+    base, site = live
+    case = yaml.safe_load(
+        (Path(__file__).parent.parent / "evals" / "cases" / "lbp-acute-axial-2wk-no-red-flags.yaml").read_text()
+    )
+    fax = scanned_pdf(case["request"]["clinical_notes"], tmp_path / "faxed-packet.pdf")
+    blank = scanned_pdf("", tmp_path / "blank-fax.pdf")
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    expect = sync_api.expect
+    sign_in(page, base, site.tokens["reviewer"], then="/new")
+
+    page.fill("input[name=codes]", ", ".join(p["code"] for p in case["request"]["procedures"]))
+    page.fill("input[name=age]", str(case["request"]["patient"]["age"]))
+    page.select_option("select[name=sex]", case["request"]["patient"]["sex"])
+    page.set_input_files("input[name=packet]", str(fax))
+    screenshot(page, tmp_path, "ui-new-packet")
+    page.click("form[action='/new'] button")
+    page.wait_for_url(f"{base}/reviews/R-*", timeout=60_000)
+    expect(page.locator(".decision.big").first).to_contain_text(next(iter(case["expected"]["decisions"].values())))
+    expect(page.locator("body")).to_contain_text("faxed-packet.pdf")
+    screenshot(page, tmp_path, "ui-packet-case")
+
+    # An unreadable scan: the request is pended (referred), naming the file, not decided on the rest.
+    page.goto(f"{base}/new")
+    page.fill("input[name=codes]", "72148")
+    page.fill("input[name=age]", "50")
+    page.set_input_files("input[name=packet]", str(blank))
+    page.click("form[action='/new'] button")
+    page.wait_for_url(f"{base}/reviews/R-*", timeout=60_000)
+    expect(page.locator(".decision.big").first).to_contain_text("refer")
+    expect(page.locator("body")).to_contain_text("Documentation unreadable")
+    expect(page.locator("body")).to_contain_text("blank-fax.pdf")
+    screenshot(page, tmp_path, "ui-packet-unreadable")
+
+    # A file that cannot hold documentation is refused by name, on the form.
+    page.goto(f"{base}/new")
+    page.fill("input[name=codes]", "72148")
+    docx = tmp_path / "notes.docx"
+    docx.write_bytes(b"PK\x03\x04")
+    page.set_input_files("input[name=packet]", str(docx))
+    page.click("form[action='/new'] button")
+    expect(page.locator("#new-error")).to_contain_text("notes.docx")
+    context.close()

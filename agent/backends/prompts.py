@@ -89,7 +89,7 @@ def render(
     system = _template(version, "system").render(tool_name=tool_name)
     user = _template(version, "user").render(
         case_id=request.case.id,
-        age=req.patient.age,
+        age=req.patient.age if req.patient.age is not None else "unknown",
         sex=req.patient.sex.value,
         urgency=req.urgency.value,
         note_date=req.note_date.isoformat() if req.note_date else "not given",

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import IO
 
 TEXT_TYPES = {".txt": "text/plain", ".md": "text/markdown", ".text": "text/plain"}
 HTML_TYPES = {".html": "text/html", ".htm": "text/html", ".xhtml": "application/xhtml+xml"}
@@ -128,6 +129,32 @@ def read_bytes(data: bytes, media_type: str, *, name: str = "document", limits: 
     return _document(text, kind, name=name)
 
 
+def read_stream(stream: IO[bytes], media_type: str, *, name: str = "document", limits: OcrLimits | None = None) -> Document:
+    """Read a document from a binary file (an upload spooled to disk) without loading a PDF or a scan into
+    memory: pypdf reads the PDF from the file, and OCR gets a copy of it on disk. Text is read whole."""
+    kind = media_type.split(";", 1)[0].strip().lower()
+    stream.seek(0, os.SEEK_END)
+    empty = stream.tell() == 0
+    stream.seek(0)
+    if empty:
+        raise DocumentError(f"{name!r} is empty; attach the document itself")
+    if kind == "application/pdf":
+        return _read_pdf(stream, name, limits or OcrLimits.from_settings())
+    if kind in ("image/png", "image/jpeg", "image/jpg", "image/tiff"):
+        text, pages = _ocr_image(stream, SUFFIX_FOR.get(kind, ".png"), name, limits or OcrLimits.from_settings())
+        return _document(text, kind, pages=pages, ocr_pages=pages, name=name)
+    return read_bytes(stream.read(), media_type, name=name, limits=limits)
+
+
+def _write(data: bytes | IO[bytes], path: Path) -> None:
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        data.seek(0)
+        with path.open("wb") as out:
+            shutil.copyfileobj(data, out, 64 * 1024)
+
+
 def _document(text: str, media_type: str, *, name: str, pages: int | None = None, ocr_pages: int = 0) -> Document:
     text = _tidy(text)
     if not text.strip():
@@ -193,14 +220,14 @@ def document_date(text: str) -> date | None:
 # -- PDF and OCR ---------------------------------------------------------------------------------------
 
 
-def _read_pdf(data: bytes, name: str, limits: OcrLimits) -> Document:
+def _read_pdf(data: bytes | IO[bytes], name: str, limits: OcrLimits) -> Document:
+    import io
+
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        import io
-
-        reader = PdfReader(io.BytesIO(data))
+        reader = PdfReader(io.BytesIO(data) if isinstance(data, bytes) else data)
         if reader.is_encrypted and not reader.decrypt(""):
             raise DocumentError(f"{name!r} is password-protected; send an unprotected copy")
         layers = [(page.extract_text() or "") for page in reader.pages]
@@ -217,7 +244,7 @@ def _read_pdf(data: bytes, name: str, limits: OcrLimits) -> Document:
     if scanned:
         with tempfile.TemporaryDirectory(prefix="umreview-pdf-") as tmp:
             pdf = Path(tmp) / "doc.pdf"
-            pdf.write_bytes(data)
+            _write(data, pdf)
             with ThreadPoolExecutor(max_workers=max(1, min(len(scanned), os.cpu_count() or 1))) as pool:
                 for i, text in zip(scanned, pool.map(lambda i: _ocr_pdf_page(pdf, i + 1, name, limits), scanned), strict=True):
                     layers[i] = text
@@ -278,10 +305,10 @@ def ocr_image_file(image: Path, name: str, limits: OcrLimits) -> str:
     return done.stdout.decode("utf-8", errors="replace")
 
 
-def _ocr_image(data: bytes, suffix: str, name: str, limits: OcrLimits) -> tuple[str, int]:
+def _ocr_image(data: bytes | IO[bytes], suffix: str, name: str, limits: OcrLimits) -> tuple[str, int]:
     with tempfile.TemporaryDirectory(prefix="umreview-img-") as tmp:
         image = Path(tmp) / f"page{suffix}"
-        image.write_bytes(data)
+        _write(data, image)
         frames = _tiff_frames(image) if suffix == ".tif" else 1
         if frames > limits.max_pages:
             raise DocumentError(

@@ -53,7 +53,12 @@ ProcedureCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9]{4,7}$", description=
 
 class Patient(BaseModel):
     model_config = _STRICT
-    age: int = Field(ge=0, le=130, description="Age in whole years")
+    age: int | None = Field(
+        ge=0,
+        le=130,
+        description="Age in whole years; null (or 'unknown') when not known (no birth date), never guessed as 0: "
+        "criteria gated on age then refer",
+    )
     sex: Sex = Sex.unknown
 
     @field_validator("age", mode="before")
@@ -61,6 +66,8 @@ class Patient(BaseModel):
     def _age_not_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):  # YAML's `age: true` would otherwise be read as 1
             raise ValueError("age must be a number of years, not true/false")
+        if isinstance(value, str) and value.strip().lower() == "unknown":
+            return None
         return value
 
 
@@ -94,6 +101,12 @@ class Attachment(BaseModel):
     media_type: str | None = None
     pages: int | None = Field(default=None, ge=0, description="pages read (PDF and images)")
     ocr_pages: int = Field(default=0, ge=0, description="pages whose text came from OCR")
+    unreadable: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="why the document could not be read (a packet uploaded on the workbench); the request is "
+        "then pended for a legible copy, never decided on the rest",
+    )
 
     def header(self, n: int) -> str:
         when = f" ({self.date.isoformat()})" if self.date else ""
@@ -119,7 +132,9 @@ class Request(BaseModel):
 
     @model_validator(mode="after")
     def _some_documentation(self) -> Request:
-        if not (self.clinical_notes or "").strip() and not any(a.path or (a.text or "").strip() for a in self.attachments):
+        if not (self.clinical_notes or "").strip() and not any(
+            a.path or a.unreadable or (a.text or "").strip() for a in self.attachments
+        ):
             raise ValueError("no documentation: give clinical_notes, attachments, or both")
         return self
 

@@ -7,8 +7,10 @@ cancelled lines and Claims are answered, not reviewed. An update Bundle (an upda
 ``related.claim`` is the original, both in the Bundle) is answered for the updated Claim.
 
 Requests that cannot be judged on their merits are pended, not refused: no readable documentation, a
-document that cannot be read, no birth date. Bundles that are not valid FHIR, or whose Claim refers
-to resources that are not there, are refused with a ``CaseFileError`` naming the FHIR path.
+document that cannot be read. Without a birth date the age is unknown (never 0): the lines whose
+criteria are gated on age (every spine-imaging topic applies to adults) are referred by the engine.
+Bundles that are not valid FHIR, or whose Claim refers to resources that are not there, are refused
+with a ``CaseFileError`` naming the FHIR path.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def _system_kind(system: str) -> str:
     return s
 
 
-def _procedure_code(concept: Any) -> tuple[str | None, str]:
+def procedure_code(concept: Any) -> tuple[str | None, str]:
     """(CPT/HCPCS code or None, why not) of a productOrService concept, choosing among its codings."""
     found = codings(concept)
     for c in found:
@@ -110,12 +112,12 @@ def _cancelled(item: Resource) -> bool:
 
 def _line(index: BundleIndex, item: Resource, path: str, claim: Resource, n: int) -> PasLine:
     seq = item["sequence"] if isinstance(item.get("sequence"), int) else n
-    code, why = _procedure_code(item.get("productOrService"))
+    code, why = procedure_code(item.get("productOrService"))
     service = None
     for ext in extensions(item, "extension-requestedService"):
         service = index.require(ext.get("valueReference"), f"{path}.extension.valueReference", container=claim)
     if code is None and service is not None:
-        alt, _ = _procedure_code(service.get("code"))
+        alt, _ = procedure_code(service.get("code"))
         code = alt or None
     label = concept_text(item.get("productOrService")) or (code or "service")
     traces = [
@@ -250,7 +252,7 @@ def read_pas_request(bundle: Any, *, source: str = "bundle", today: date | None 
     else:
         lines = []
         for n, sr in enumerate(services, 1):
-            code, why = _procedure_code(sr.get("code"))
+            code, why = procedure_code(sr.get("code"))
             line = PasLine(sequence=n, code=code, label=concept_text(sr.get("code")) or "service")
             if code is None:
                 line.status, line.reason = "refer", f"Referred to a physician reviewer: ServiceRequest.code is {why}."
@@ -287,6 +289,11 @@ def _build_case(request: PasRequest, reader: EvidenceReader, today: date) -> Non
             f"a document is dated {future[0].isoformat()}, in the future; correct the date",
         )
     birth = parse_date(patient.get("birthDate"))
+    if birth is not None and birth > created:
+        where = f"{request.index.path_of(patient)}.birthDate" if request.index and request.patient else "Patient.birthDate"
+        raise CaseFileError(
+            request.source, where, f"the birth date {birth.isoformat()} is after the request ({created.isoformat()}); correct it"
+        )
     if reader.out.unreadable:
         request.pend_reason = "Documentation unreadable: " + "; ".join(reader.out.unreadable[:5]) + ". Send a legible copy."
     elif not reader.out.attachments:
@@ -294,17 +301,17 @@ def _build_case(request: PasRequest, reader: EvidenceReader, today: date) -> Non
             "No clinical documentation could be read in the request. Send the clinical notes supporting "
             "the request (a DocumentReference or Claim.supportingInfo with the note text or a PDF)."
         )
-    elif birth is None:
-        request.pend_reason = (
-            "The patient's age is unknown (Patient.birthDate is missing); send it so the criteria can be applied."
-        )
-    if request.pend_reason or birth is None:
+    if request.pend_reason:
         return
     gender = str(patient.get("gender") or "unknown")
     data = {
         "id": re.sub(r"[^A-Za-z0-9._-]", "-", str((claim or {}).get("id") or request.bundle.get("id") or "fhir-request"))[:80],
         "request": {
-            "patient": {"age": _age(birth, created), "sex": gender if gender in ("female", "male", "other") else "unknown"},
+            # no birthDate: the age is unknown (never 0); criteria gated on age refer those lines
+            "patient": {
+                "age": _age(birth, created) if birth else None,
+                "sex": gender if gender in ("female", "male", "other") else "unknown",
+            },
             "procedures": [{"code": c} for c in dict.fromkeys(codes)],
             "diagnoses": _diagnoses(reader.index, claim, reader),
             "urgency": _urgency(claim) if claim else "standard",

@@ -29,8 +29,16 @@ ERROR_PATH = PAS + "extension-errorPath"
 X12_306 = "https://codesystem.x12.org/005010/306"
 X12_901 = "https://codesystem.x12.org/005010/901"
 ADJUDICATION = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adjudication", "code": "submitted"}]}
+ADMIN_REF = PAS + "extension-administrationReferenceNumber"
+# X12 306 (HCR01 action code), the value set bound to extension-reviewActionCode
+# (https://valueset.x12.org/x217/005010/response/2000F/HCR/1/01/00/306, in the IG's ClaimResponse.fsh);
+# codes and displays as in the IG's Examples.fsh (A1 "Certified in total", A3 "Not Certified"; A4 is
+# "Pended" in X12's list, "Pending" in one IG example). The HCR03 reason (reviewAction.reasonCode,
+# X12 external code list 886) is licensed X12 content and is not sent: the reason is text in
+# adjudication.reason and processNote.
 ACTIONS = {
     "approve": ("A1", "Certified in total"),
+    "deny": ("A3", "Not Certified"),  # only after a physician reviewer signed the denial
     "pend": ("A4", "Pended"),
     "cancelled": ("C", "Cancelled"),
 }
@@ -50,8 +58,9 @@ def _review_action(action: str, number: str | None = None) -> dict[str, Any]:
     return {"url": REVIEW_ACTION, "extension": parts}
 
 
-def _answer(line: PasLine, request: PasRequest, det: Determination | None) -> tuple[str, str, str | None]:
-    """(action, reason text, recommendation) for one line."""
+def _answer(line: PasLine, request: PasRequest, det: Determination | None, final: bool) -> tuple[str, str, str | None]:
+    """(action, reason text, recommendation) for one line. ``final``: a physician reviewer has signed
+    ``det`` (its decisions are the signed ones), so a deny is an adverse determination (A3)."""
     if line.status == "cancelled":
         return "cancelled", line.reason, None
     if line.status == "refer":
@@ -63,6 +72,8 @@ def _answer(line: PasLine, request: PasRequest, det: Determination | None) -> tu
         return "pend", "No recommendation; referred to a physician reviewer.", "refer"
     if found.decision == Decision.approve:
         return "approve", found.rationale, "approve"
+    if found.decision == Decision.deny and final:
+        return "deny", found.rationale, "deny, signed by a physician reviewer"
     return "pend", found.rationale, found.decision.value
 
 
@@ -72,16 +83,19 @@ def claim_response(
     *,
     review_id: str | None = None,
     human_reviewed: bool = False,
-    refs: dict[str, dict[str, str]] | None = None,
+    refs: dict[str, dict[str, Any]] | None = None,
+    final: bool = False,
+    reference: str | None = None,
 ) -> dict[str, Any]:
-    """The PAS ClaimResponse for a read request and its determination (None when it was not reviewed)."""
+    """The PAS ClaimResponse for a read request and its determination (None when it was not reviewed);
+    ``final``: the determination carries a physician reviewer's signed decisions."""
     claim = request.claim or {}
     refs = refs or {}
     items: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     certified = False
     for line in request.lines:
-        action, reason, rec = _answer(line, request, det)
+        action, reason, rec = _answer(line, request, det, final)
         number = f"{review_id}-{line.sequence}" if action == "approve" and review_id else None
         certified = certified or action == "approve"
         note = len(notes) + 1
@@ -94,8 +108,12 @@ def claim_response(
                 {"category": ADJUDICATION, "reason": {"text": text[:1000]}, "extension": [_review_action(action, number)]}
             ],
         }
-        if line.trace_numbers:
-            item["extension"] = [{"url": ITEM_TRACE, "valueIdentifier": t} for t in line.trace_numbers]
+        item_ext: list[dict[str, Any]] = [{"url": ITEM_TRACE, "valueIdentifier": t} for t in line.trace_numbers]
+        admin_ref = reference or review_id
+        if admin_ref and action != "approve":  # REF-NT: what an inquiry about a pended item can quote
+            item_ext.append({"url": ADMIN_REF, "valueString": admin_ref})
+        if item_ext:
+            item["extension"] = item_ext
         items.append(item)
     reviewed_all = not request.pend_reason and all(ln.status != "refer" for ln in request.lines)
     body: dict[str, Any] = {
@@ -112,7 +130,7 @@ def claim_response(
         "insurer": refs.get("insurer") or {"display": "umreview"},
         "request": refs.get("request") or {"display": "the submitted request (no Claim in the Bundle)"},
         "outcome": "complete" if reviewed_all else "partial",
-        "disposition": _disposition(request, det, certified),
+        "disposition": _disposition(request, det, certified, final),
         "item": items,
         "processNote": notes,
     }
@@ -127,9 +145,11 @@ def claim_response(
     return _validated(body)
 
 
-def _disposition(request: PasRequest, det: Determination | None, certified: bool) -> str:
+def _disposition(request: PasRequest, det: Determination | None, certified: bool, final: bool = False) -> str:
     if request.pend_reason:
         return f"Pended: {request.pend_reason}"
+    if det is not None and final:
+        return "Signed by a physician reviewer; see each item for its decision."
     if det is not None and not certified:
         return det.notice
     if det is not None and any(ln.status != "review" for ln in request.lines):
@@ -161,14 +181,25 @@ def error_response(request: PasRequest, reason: str) -> dict[str, Any]:
 
 
 def response_bundle(
-    request: PasRequest, det: Determination | None, *, review_id: str | None = None, human_reviewed: bool = False
+    request: PasRequest,
+    det: Determination | None,
+    *,
+    review_id: str | None = None,
+    human_reviewed: bool = False,
+    final: bool = False,
+    resources: dict[str, Any] | None = None,
+    reference: str | None = None,
 ) -> dict[str, Any]:
-    """The PAS response Bundle: ClaimResponse first, then the Patient, requestor and insurer of the Claim."""
+    """The PAS response Bundle: ClaimResponse first, then the Patient, requestor and insurer of the Claim
+    (resolved in the request's Bundle, or given as ``resources`` by role when answering a stored request)."""
     claim = request.claim or {}
     entries: list[dict[str, Any]] = []
-    refs: dict[str, dict[str, str]] = {}
+    refs: dict[str, dict[str, Any]] = {}
     for role, ref in (("patient", claim.get("patient")), ("requestor", claim.get("provider")), ("insurer", claim.get("insurer"))):
-        target = request.index.resolve(ref, container=claim) if ref and request.index else None
+        if resources is not None:
+            target = resources.get(role)
+        else:
+            target = request.index.resolve(ref, container=claim) if ref and request.index else None
         if role == "patient" and target is None:
             target = request.patient
         if target is None:
@@ -186,17 +217,51 @@ def response_bundle(
             if key in refs:
                 response[key] = refs[key]
     else:
-        response = claim_response(request, det, review_id=review_id, human_reviewed=human_reviewed, refs=refs)
-    identifier = request.bundle.get("identifier") or {"system": "https://umreview.dev/response", "value": response["id"]}
+        response = claim_response(
+            request, det, review_id=review_id, human_reviewed=human_reviewed, refs=refs, final=final, reference=reference
+        )
+    return pas_bundle(response, entries, request.bundle.get("identifier"))
+
+
+def pas_bundle(response: dict[str, Any], entries: list[dict[str, Any]], identifier: Any = None) -> dict[str, Any]:
+    """A PAS response (or inquiry response) Bundle: ``collection``, the ClaimResponse first, then ``entries``."""
     bundle = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
-        "identifier": identifier,
+        "identifier": identifier or {"system": "https://umreview.dev/response", "value": response["id"]},
         "type": "collection",
         "timestamp": _now(),
         "entry": [{"fullUrl": f"urn:uuid:{response['id']}", "resource": response}, *entries],
     }
     return _validated(bundle)
+
+
+# FHIR issue-type (http://hl7.org/fhir/issue-type) for each HTTP status an OperationOutcome answers.
+ISSUE_TYPES = {
+    400: "invalid",
+    401: "login",
+    403: "forbidden",
+    404: "not-found",
+    405: "not-supported",
+    409: "conflict",
+    413: "too-costly",
+    415: "not-supported",
+    422: "invalid",
+    500: "exception",
+    503: "transient",
+}
+
+
+def outcome(status: int, diagnostics: str, *, expression: list[str] | None = None, code: str | None = None) -> dict[str, Any]:
+    """An OperationOutcome with one error issue for an HTTP ``status`` (the issue type follows from it)."""
+    issue: dict[str, Any] = {
+        "severity": "error" if status >= 400 else "information",
+        "code": code or ISSUE_TYPES.get(status, "processing" if status < 500 else "exception"),
+        "diagnostics": diagnostics,
+    }
+    if expression:
+        issue["expression"] = expression
+    return _validated({"resourceType": "OperationOutcome", "issue": [issue]})
 
 
 def operation_outcome(exc: CaseFileError) -> dict[str, Any]:
@@ -207,7 +272,4 @@ def operation_outcome(exc: CaseFileError) -> dict[str, Any]:
         if "unknown FHIR resourceType" in problem
         else ("not-found" if "not in the Bundle" in problem else "invalid")
     )
-    issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": problem}
-    if exc.field:
-        issue["expression"] = [exc.field]
-    return _validated({"resourceType": "OperationOutcome", "issue": [issue]})
+    return outcome(422, problem, expression=[exc.field] if exc.field else None, code=code)

@@ -240,8 +240,11 @@ def _criterion(ctx: Context, cond: Condition) -> Outcome:
 
 
 def _age(ctx: Context, cond: Condition) -> Outcome:
-    ok = ctx.case.request.patient.age >= (cond.age_min or 0)
-    return Outcome(MET if ok else NOT_MET, [], f"age {ctx.case.request.patient.age}")
+    age = ctx.case.request.patient.age
+    if age is None:  # no birth date: not documented, so a criterion or scope gated on age is not met by default
+        return Outcome(UNDOC, [], "age unknown (no birth date given)")
+    ok = age >= (cond.age_min or 0)
+    return Outcome(MET if ok else NOT_MET, [], f"age {age}")
 
 
 _HANDLERS: dict[str, Callable[[Context, Condition], Outcome]] = {

@@ -115,7 +115,7 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
             _add_evidence(deficit, [evidence])
             if grade <= limits["red_flag_motor_grade"] and not _stable_deficit(sent.text, lex):
                 found.setdefault("progressive_neuro_deficit", []).append(evidence)
-    if note.age >= lex["fall_age"]:
+    if note.age is not None and note.age >= lex["fall_age"]:
         for mention in note.mentions("fall", lex["fall_patterns"]):
             if mention.asserted:
                 found.setdefault("fracture", []).append(note.evidence(mention.start, mention.end, mention.sentence))

@@ -45,7 +45,7 @@ class Note:
     text: str
     sentences: list[Sentence]
     note_date: date | None
-    age: int
+    age: int | None  # None: unknown (no birth date)
 
     def mentions(self, concept: str, patterns: Iterable[str]) -> list[Mention]:
         """Mentions of ``concept`` with ConText modifiers, then the meaning of the section each sits in

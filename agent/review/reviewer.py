@@ -108,7 +108,11 @@ class Reviewer:
         )
 
     def review(self, case: Case) -> Determination:
-        """The final determination for ``case``; thread-safe (batches call it from worker threads)."""
+        """The final determination for ``case``; thread-safe (batches call it from worker threads).
+        A case with an unreadable document is pended (every code referred) whatever the drafts say."""
+        return pend_unreadable(self._review(case), case)
+
+    def _review(self, case: Case) -> Determination:
         request = self.request_for(case)
         draft, violations, reasons, attempts = None, [], [], 0
         usage: TokenUsage | None = None
@@ -160,6 +164,32 @@ class Reviewer:
         final = refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
         final = refer_on_model_decision(final, drafted)
         return refer_on_disputed(final, case, request.facts, reported, kept, self.engine)
+
+
+def pend_unreadable(det: Determination, case: Case) -> Determination:
+    """Every code referred (pended) when a submitted document could not be read: the missing part may hold
+    what decides, so an unreadable packet gets a request for a legible copy, never a decision on the rest."""
+    unreadable = [a.unreadable for a in case.request.attachments if a.unreadable]
+    if not unreadable:
+        return det
+    from agent.cases.model import Decision  # here, not at the top: keeps this module's imports as the loop's own
+
+    why = (
+        "Documentation unreadable: "
+        + "; ".join(unreadable[:5])
+        + ". Pended for a physician reviewer until a legible copy is received."
+    )
+    codes = [
+        d.model_copy(
+            update={
+                "decision": Decision.refer,
+                "rationale": why,
+                "missing_documentation": [*d.missing_documentation, "a legible copy of the unreadable document(s)"],
+            }
+        )
+        for d in det.determinations
+    ]
+    return det.model_copy(update={"determinations": codes, "summary": why})
 
 
 def _plus(total: TokenUsage | None, more: TokenUsage | None) -> TokenUsage | None:

@@ -43,9 +43,18 @@ class EventKind(StrEnum):
     overridden = "overridden"
     token_created = "token_created"  # logged under the subject "token:<id>", not a review id
     token_revoked = "token_revoked"
+    pas_submitted = "pas_submitted"  # what a PAS $submit kept so $inquire can find the review (identifiers, lines)
 
 
 TOKEN_KINDS = frozenset({EventKind.token_created.value, EventKind.token_revoked.value})
+
+
+SUBMISSION_PREFIX = "pas:"
+
+
+def submission_subject(reference: str) -> str:
+    """The ``review_id`` column of a ``pas_submitted`` event for a PAS request answered without a review."""
+    return f"{SUBMISSION_PREFIX}{reference}"
 
 
 def token_subject(token_id: str) -> str:

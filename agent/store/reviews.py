@@ -43,7 +43,7 @@ __all__ = ["Event", "EventKind", "Problem", "ReviewRecord", "ReviewStatus", "Sig
 
 
 # Kinds other modules may append with ``record_event``; the rest are written by the store itself.
-OPEN_EVENT_KINDS = frozenset({EventKind.asked, EventKind.letter_drafted})
+OPEN_EVENT_KINDS = frozenset({EventKind.asked, EventKind.letter_drafted, EventKind.pas_submitted})
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
@@ -328,11 +328,12 @@ class Store:
     # -- events --------------------------------------------------------------------------------
 
     def record_event(self, review_id: str, kind: EventKind | str, *, actor: str, payload: dict[str, Any] | None = None) -> Event:
-        """Append an ``asked`` or ``letter_drafted`` event (JSON-serialisable payload) for a stored review."""
+        """Append an ``asked``, ``letter_drafted`` or ``pas_submitted`` event (JSON-serialisable payload) for a stored review."""
         kind = EventKind(kind)
         if kind not in OPEN_EVENT_KINDS:
             raise ValueError(
-                f"{kind.value!r} events are written by save_review()/sign(); record_event takes asked or letter_drafted"
+                f"{kind.value!r} events are written by save_review()/sign(); "
+                "record_event takes asked, letter_drafted or pas_submitted"
             )
         with self._write("record an event") as (s, head):
             if s.get(ReviewRow, review_id) is None:
@@ -342,12 +343,22 @@ class Store:
             row = self._append(s, head, review_id, kind, actor, payload or {})
         return _event(row)
 
-    def events(self, review_id: str | None = None) -> list[Event]:
-        """Events of one review (or of all reviews), oldest first."""
+    def record_submission(self, payload: dict[str, Any], *, actor: str) -> str:
+        """Log a PAS request answered without a review (pended for documentation, no reviewable line) as a
+        ``pas_submitted`` event under ``pas:P-...``; returns its reference ``P-...`` (quoted by ``$inquire``)."""
+        reference = "P-" + new_review_id()[2:]
+        with self._write("record a PAS submission") as (s, head):
+            self._append(s, head, audit.submission_subject(reference), EventKind.pas_submitted, actor, payload)
+        return reference
+
+    def events(self, review_id: str | None = None, *, kind: EventKind | None = None) -> list[Event]:
+        """Events of one review (or of all reviews), oldest first; only those of ``kind`` if given."""
         with self._errors("read events"), Session(self.engine) as s:
             query = select(EventRow).order_by(EventRow.seq)
             if review_id is not None:
                 query = query.where(EventRow.review_id == review_id)
+            if kind is not None:
+                query = query.where(EventRow.kind == kind.value)
             return [_event(r) for r in s.scalars(query)]
 
     def verify(self) -> list[Problem]:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from agent.cases.model import Case, Decision
 from agent.errors import NotFoundError, PermissionDenied
@@ -16,7 +22,9 @@ from agent.letters.model import MEDIA_TYPES
 from agent.store.audit import ReviewStatus
 from agent.store.reviews import ReviewRecord
 from agent.web.auth import Role, TokenStore
+from agent.web.bodies import spooled_body
 from agent.web.deps import Admin, Physician, Reviewer, Svc
+from agent.web.guard import fhir_error
 
 log = logging.getLogger("umreview.web")
 router = APIRouter(prefix="/v1", tags=["reviews"])
@@ -72,10 +80,51 @@ def full(rec: ReviewRecord) -> ReviewOut:
     )
 
 
-@router.post("/reviews", status_code=201, response_model=ReviewOut)
-def submit_review(case: Annotated[Case, Body()], who: Reviewer, svc: Svc, policy: str | None = None) -> ReviewOut:
-    """Review a case (the case-file format as JSON) and store the recommendation."""
-    return full(svc.submit(case, actor=who.name, policy=policy))
+CASE_BODY = {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Case"}}}}
+
+
+def case_from_json(body: IO[bytes]) -> Case:
+    """A Case from a JSON body in a file; errors as FastAPI's own (``RequestValidationError``, located in ``body``)."""
+    text = io.TextIOWrapper(body, encoding="utf-8-sig")
+    try:
+        data = json.load(text)
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, or a number of thousands of digits
+        pos = exc.pos if isinstance(exc, json.JSONDecodeError) else 0
+        raise RequestValidationError([{"type": "json_invalid", "loc": ("body", pos), "msg": "JSON decode error"}]) from None
+    finally:
+        text.detach()
+    try:
+        return Case.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"type": e["type"], "loc": ("body", *e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+@router.post("/reviews", status_code=201, response_model=ReviewOut, openapi_extra={"requestBody": CASE_BODY})
+async def submit_review(request: Request, who: Reviewer, svc: Svc, policy: str | None = None) -> ReviewOut:
+    """Review a case (the case-file format as JSON) and store the recommendation. The body streams to a
+    temporary file (up to UMREVIEW_MAX_BODY_BYTES) before it is read."""
+    async with spooled_body(request, svc.settings) as body:
+        case = await run_in_threadpool(case_from_json, body)
+    return full(await run_in_threadpool(svc.submit, case, actor=who.name, policy=policy))
+
+
+def with_case_schema(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` with the Case models in ``components.schemas`` (the review route reads its body itself)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes, tags=app.openapi_tags
+            )
+            defs = Case.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(defs.pop("$defs", {}))
+            components["Case"] = defs
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
 
 
 @router.get("/reviews", response_model=list[ReviewSummary])
@@ -201,18 +250,46 @@ PAS_BODY = {
 }
 
 
+FHIR_JSON = ("application/fhir+json", "application/json")
+
+
+def _fhir_media_type(request: Request) -> JSONResponse | None:
+    """A 415 OperationOutcome unless the body is JSON (a missing Content-Type is taken as JSON)."""
+    kind = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not kind or kind in FHIR_JSON:
+        return None
+    return fhir_error(
+        415,
+        f"Content-Type {kind[:60]!r} is not supported: send the Bundle as FHIR JSON (application/fhir+json); "
+        "XML and other formats are not accepted",
+    )
+
+
 @fhir_router.post("/Claim/$submit", openapi_extra={"requestBody": PAS_BODY})
 async def fhir_submit(request: Request, who: Reviewer, svc: Svc) -> JSONResponse:
     """Da Vinci PAS $submit: a PAS request Bundle in, a PAS response Bundle out (ClaimResponse first).
 
-    A Bundle that cannot be processed gets an OperationOutcome (4xx) naming the FHIR path."""
-    from fastapi.concurrency import run_in_threadpool
+    The body streams to a temporary file (up to UMREVIEW_MAX_BODY_BYTES). A Bundle that cannot be
+    processed gets an OperationOutcome (4xx) naming the FHIR path."""
+    refused = _fhir_media_type(request)
+    if refused is not None:
+        return refused
+    async with spooled_body(request, svc.settings) as body:
+        status, answer = await run_in_threadpool(svc.fhir_submit, body, actor=who.name)
+    return JSONResponse(answer, status_code=status, media_type="application/fhir+json")
 
-    from agent.cases.pas_submit import pas_submit
 
-    raw = await request.body()
-    status, body = await run_in_threadpool(pas_submit, raw, lambda case: svc.submit(case, actor=who.name))
-    return JSONResponse(body, status_code=status, media_type="application/fhir+json")
+@fhir_router.post("/Claim/$inquire", openapi_extra={"requestBody": PAS_BODY})
+async def fhir_inquire(request: Request, who: Reviewer, svc: Svc) -> JSONResponse:
+    """Da Vinci PAS $inquire: a PAS inquiry Bundle in; a Parameters resource out with one PAS response
+    Bundle (``return``) per earlier request that matches, pended until a physician signs, then the signed
+    decisions. No match: an empty result with an informational OperationOutcome (``outcome``)."""
+    refused = _fhir_media_type(request)
+    if refused is not None:
+        return refused
+    async with spooled_body(request, svc.settings) as body:
+        status, answer = await run_in_threadpool(svc.fhir_inquire, body)
+    return JSONResponse(answer, status_code=status, media_type="application/fhir+json")
 
 
 class TokenIn(BaseModel):

@@ -39,12 +39,13 @@ from agent.store.files import private_dir
 from agent.web import api, pages
 from agent.web.auth import TokenStore
 from agent.web.deps import principal
-from agent.web.guard import RequestGuard, error_body, public_message, wants_html
+from agent.web.guard import RequestGuard, error_body, fhir_error, public_message, wants_fhir, wants_html
 from agent.web.views import error_page
 
 log = logging.getLogger("umreview.web")
 STATIC = Path(__file__).parent / "static"
-MAX_BODY_BYTES = 2_000_000
+MAX_BODY_BYTES = 2_000_000  # every route but the UPLOAD_ROUTES
+UPLOAD_ROUTES = frozenset({"/v1/reviews", "/new", "/fhir/Claim/$submit", "/fhir/Claim/$inquire"})  # UMREVIEW_MAX_BODY_BYTES
 STATUS_FOR = {
     RequestTooLarge: 413,
     CaseFileError: 422,
@@ -73,6 +74,8 @@ async def too_deep(request: Request, exc: Exception) -> Response:
     with a 422 and one log line, not a 500 with a stack of thousands of lines."""
     log.warning("refused a request nested too deeply to parse on %s", request.url.path)
     message = "the request is nested too deeply to read; send a case as in the case format"
+    if wants_fhir(request.url.path):
+        return fhir_error(422, "the request is nested too deeply to read; send a FHIR R4 Bundle")
     if wants_html(request.url.path):
         return error_page(request, 422, message)
     return JSONResponse(error_body(422, "too_deeply_nested", message), status_code=422)
@@ -117,12 +120,14 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         log.warning("First start: an admin API token was created and written to %s (readable by you only).", created)
 
     app.add_middleware(
-        RequestGuard, max_body_bytes=MAX_BODY_BYTES, route_limits={"/fhir/Claim/$submit": settings.fhir_max_body_bytes}
+        RequestGuard, max_body_bytes=MAX_BODY_BYTES, upload_routes=UPLOAD_ROUTES, upload_limit=settings.max_body_bytes
     )
     app.add_exception_handler(RecursionError, too_deep)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_fhir(request.url.path):
+            return fhir_error(exc.status_code, str(exc.detail))
         if exc.status_code == 401 and wants_html(request.url.path):
             return Response(status_code=303, headers={"location": f"/login?next={request.url.path}"})
         if wants_html(request.url.path):
@@ -135,6 +140,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
+        if wants_fhir(request.url.path):
+            return fhir_error(422, message)
         return JSONResponse(error_body(422, "invalid_request", message), status_code=422)  # no input values echoed
 
     hidden = {
@@ -151,6 +158,9 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         if status >= 500:
             log.error("server error: %s", exc.__class__.__name__)
         message = public_message(str(exc), secrets=hidden)
+        if wants_fhir(request.url.path):
+            where = [exc.field] if isinstance(exc, CaseFileError) and exc.field else None
+            return fhir_error(status, message, expression=where)
         if wants_html(request.url.path):
             return error_page(request, status, message)
         return JSONResponse(error_body(status, exc.__class__.__name__, message), status_code=status)
@@ -172,6 +182,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     app.include_router(docs_router(app, public=settings.public_api_docs))
     app.include_router(api.router)
+    app.openapi = api.with_case_schema(app)  # type: ignore[method-assign]  # FastAPI's documented way to customise
     app.include_router(api.fhir_router)
     app.include_router(api.tokens_router)
     app.include_router(pages.router)

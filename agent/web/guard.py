@@ -84,23 +84,48 @@ def wants_html(path: str) -> bool:
     return not (path.startswith(("/v1", "/fhir")) or path in ("/healthz", "/readyz", "/openapi.json"))
 
 
+def wants_fhir(path: str) -> bool:
+    """Every error under /fhir is an OperationOutcome (FHIR clients read no other error shape)."""
+    return path == "/fhir" or path.startswith("/fhir/")
+
+
+def fhir_error(status: int, message: str, *, expression: list[str] | None = None) -> JSONResponse:
+    from agent.cases.pas_response import outcome
+
+    return JSONResponse(outcome(status, message, expression=expression), status_code=status, media_type="application/fhir+json")
+
+
 class BodyTooLarge(HTTPException):
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body over {limit} bytes")
+    def __init__(self, limit: int, setting: str | None = None) -> None:
+        where = f"the limit of {limit:,} bytes ({setting})" if setting else f"the {limit:,}-byte limit of this route"
+        advice = "; send fewer or smaller documents, or ask the operator to raise it" if setting else ""
+        super().__init__(413, f"the request body is over {where}{advice}")
 
 
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, route_limits: dict[str, int] | None = None) -> None:
+    """``upload_routes`` (exact paths) carry documents and may send up to ``upload_limit`` bytes
+    (``UMREVIEW_MAX_BODY_BYTES``); every other route ``max_body_bytes``."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        upload_routes: frozenset[str] = frozenset(),
+        upload_limit: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.route_limits = route_limits or {}  # exact path -> its own limit (PAS $submit carries scanned records)
+        self.upload_routes = upload_routes
+        self.upload_limit = upload_limit or max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started, status, received = time.perf_counter(), 0, 0
-        limit = self.route_limits.get(scope["path"], self.max_body_bytes)
+        upload = scope["path"] in self.upload_routes
+        limit, setting = (self.upload_limit, "UMREVIEW_MAX_BODY_BYTES") if upload else (self.max_body_bytes, None)
 
         async def sending(message: Message) -> None:
             nonlocal status
@@ -115,13 +140,13 @@ class RequestGuard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(limit)  # FastAPI re-raises it; the app's handler answers
+                    raise BodyTooLarge(limit, setting)  # FastAPI re-raises it; the app's handler answers
             return message
 
         length = Headers(scope=scope).get("content-length")
         try:
             if length is not None and (not length.isdigit() or int(length) > limit):
-                raise BodyTooLarge(limit)
+                raise BodyTooLarge(limit, setting)
             await self.app(scope, receiving, sending)
         except BodyTooLarge as exc:
             if not status:
@@ -145,7 +170,9 @@ class RequestGuard:
 
     async def _reply(self, scope: Scope, send: Send, status: int, code: str, message: str) -> None:
         response: Response
-        if wants_html(scope["path"]):
+        if wants_fhir(scope["path"]):
+            response = fhir_error(status, message)
+        elif wants_html(scope["path"]):
             response = error_page(Request(scope), status, message)
         else:
             response = JSONResponse(error_body(status, code, message), status_code=status)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -15,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
+from agent.cases.attachments import SUFFIX_FOR, DocumentError, OcrLimits, media_type_for, read_stream
 from agent.cases.determination import Determination
 from agent.cases.model import Decision, case_from_data
 from agent.errors import CaseFileError, NotFoundError, RequestTooLarge
@@ -115,9 +118,79 @@ def _policies(request: Request) -> dict[str, Any]:
     return {"policies": svc.kb.policies(), "default_policy": svc.settings.policy}
 
 
+@dataclass
+class QuickForm:
+    """The request typed into the /new form's fields (used with a packet and no case text)."""
+
+    codes: str = ""
+    age: str = ""
+    sex: str = "unknown"
+    urgency: str = "standard"
+
+    def case_data(self) -> dict[str, Any]:
+        codes = [c for c in re.split(r"[\s,;]+", self.codes.strip()) if c]
+        age: Any = self.age.strip() or None  # blank: unknown, never 0
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        return {
+            "id": f"packet-{stamp}",
+            "request": {
+                "patient": {"age": age, "sex": self.sex},
+                "procedures": [{"code": c} for c in codes],
+                "urgency": self.urgency,
+            },
+        }
+
+
+def _new(
+    request: Request, who: Any, *, status: int = 200, error: str | None = None, text: str = "", form: QuickForm | None = None
+) -> HTMLResponse:
+    return render(
+        request, "new.html", http_status=status, who=who, error=error, text=text, form=form or QuickForm(), **_policies(request)
+    )
+
+
 @router.get("/new")
 def new_page(request: Request, who: Reviewer) -> HTMLResponse:
-    return render(request, "new.html", who=who, error=None, text="", **_policies(request))
+    return _new(request, who)
+
+
+def _case_data(case_text: str, source: str) -> dict[str, Any]:
+    """The case text (YAML, JSON or a PAS Bundle) as case-format data; ``CaseFileError`` / ``ValueError`` if bad."""
+    data = json.loads(case_text) if case_text.lstrip().startswith("{") else yaml.safe_load(case_text)
+    if isinstance(data, dict) and data.get("resourceType") == "Bundle":
+        from agent.cases.fhir import case_from_bundle
+
+        return case_from_bundle(data, source=source).model_dump(mode="json")
+    if not isinstance(data, dict):
+        case_from_data(data, source)  # raises, naming what was expected
+    return cast("dict[str, Any]", data)
+
+
+def read_packet(files: list[UploadFile], limits: OcrLimits) -> list[dict[str, Any]]:
+    """Each uploaded document as an attachment (read from its spooled file: text, PDF text layer or OCR).
+
+    A file of a type that cannot hold documentation is refused with its name (``CaseFileError``); a document
+    that cannot be read becomes an ``unreadable`` attachment, so the request is pended for a legible copy."""
+    found = []
+    for upload in files:
+        name = Path(upload.filename or "document").name[:120]
+        media = media_type_for(name) or (upload.content_type if upload.content_type in SUFFIX_FOR else None)
+        if media is None:
+            raise CaseFileError(
+                name, "packet", "this type of file cannot be read; upload .pdf, .png, .jpg, .tif, .txt, .md or .html documents"
+            )
+        try:
+            doc = read_stream(upload.file, media, name=name, limits=limits)
+        except DocumentError as exc:
+            found.append({"title": name, "unreadable": str(exc)})
+            continue
+        att: dict[str, Any] = {"title": name, "text": doc.text, "media_type": doc.media_type, "ocr_pages": doc.ocr_pages}
+        if doc.pages is not None:
+            att["pages"] = doc.pages
+        if doc.date:
+            att["date"] = doc.date.isoformat()
+        found.append(att)
+    return found
 
 
 @router.post("/new")
@@ -126,12 +199,18 @@ async def submit(
     who: Reviewer,
     case_text: Annotated[str, Form()] = "",
     case_file: Annotated[UploadFile | None, File()] = None,
+    packet: Annotated[list[UploadFile] | None, File()] = None,
     policy: Annotated[str, Form()] = "",
+    codes: Annotated[str, Form(max_length=200)] = "",
+    age: Annotated[str, Form(max_length=10)] = "",
+    sex: Annotated[str, Form(max_length=10)] = "unknown",
+    urgency: Annotated[str, Form(max_length=10)] = "standard",
 ) -> Response:
+    quick = QuickForm(codes=codes, age=age, sex=sex, urgency=urgency)
     choices = _policies(request)
     if policy and policy not in choices["policies"]:
         error = f"unknown criteria set {policy!r}; choose one of {', '.join(choices['policies'])}"
-        return render(request, "new.html", http_status=422, who=who, error=error, text=case_text, **choices)
+        return _new(request, who, status=422, error=error, text=case_text, form=quick)
     source = "submitted case"
     if case_file is not None and case_file.filename:
         source = Path(case_file.filename).name
@@ -139,31 +218,40 @@ async def submit(
             case_text = (await case_file.read()).decode("utf-8")
         except UnicodeDecodeError:
             error = f"{source}: the file is not UTF-8 text; upload a YAML or JSON case file or a FHIR Bundle."
-            return render(request, "new.html", http_status=422, who=who, error=error, text="", **choices)
-    if not case_text.strip():
-        error = "Paste a request or choose a file."
-        return render(request, "new.html", http_status=422, who=who, error=error, text="", **choices)
+            return _new(request, who, status=422, error=error, form=quick)
+    uploads = [f for f in packet or [] if f.filename]
+    if not case_text.strip() and not (uploads and quick.codes.strip()):
+        error = (
+            "Give the procedure codes (and the patient's age) for the packet, or paste the request."
+            if uploads
+            else "Paste a request or choose a file."
+        )
+        return _new(request, who, status=422, error=error, form=quick)
     try:
-        data = json.loads(case_text) if case_text.lstrip().startswith("{") else yaml.safe_load(case_text)
-        if isinstance(data, dict) and data.get("resourceType") == "Bundle":
-            from agent.cases.fhir import case_from_bundle
-
-            case = case_from_bundle(data, source=source)
-        else:
-            case = case_from_data(data, source)
+        data = _case_data(case_text, source) if case_text.strip() else quick.case_data()
+        if uploads:
+            limits = OcrLimits.from_settings()
+            attachments = await run_in_threadpool(read_packet, uploads, limits)
+            req = data.get("request")
+            if isinstance(req, dict):
+                req["attachments"] = [*(req.get("attachments") or []), *attachments]
+                dates = [a["date"] for a in attachments if a.get("date")]
+                if dates and not req.get("note_date"):
+                    req["note_date"] = max(dates)
+        case = case_from_data(data, source)
     except (yaml.YAMLError, ValueError):  # ValueError: JSONDecodeError, or a number of thousands of digits
         error = f"{source}: the text is neither valid YAML nor JSON."
-        return render(request, "new.html", http_status=422, who=who, error=error, text=case_text, **choices)
+        return _new(request, who, status=422, error=error, text=case_text, form=quick)
     except RecursionError:
         error = f"{source}: the text is nested too deeply to read; paste a case as in the case format."
-        return render(request, "new.html", http_status=422, who=who, error=error, text="", **choices)
+        return _new(request, who, status=422, error=error, form=quick)
     except CaseFileError as exc:
-        return render(request, "new.html", http_status=422, who=who, error=str(exc), text=case_text, **choices)
+        return _new(request, who, status=422, error=str(exc), text=case_text, form=quick)
     try:
         record = await run_in_threadpool(service(request).submit, case, actor=who.name, policy=policy or None)
     except (RequestTooLarge, CaseFileError) as exc:  # over a per-request limit
         status = 413 if isinstance(exc, RequestTooLarge) else 422
-        return render(request, "new.html", http_status=status, who=who, error=str(exc), text="", **choices)
+        return _new(request, who, status=status, error=str(exc), form=quick)
     return RedirectResponse(f"/reviews/{record.id}", status_code=303)
 
 
