@@ -229,7 +229,7 @@ def _since(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        err.print(f"[red]error:[/] --since: {escape(value[:40])!r} is not a date; give YYYY-MM-DD, e.g. 2026-11-01")
+        err.print(f"[red]error:[/] --since: {escape(value[:40])!r} is not a date; give YYYY-MM-DD, e.g. 2026-11-01", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -256,7 +256,7 @@ def export_command(
         finally:
             store.close()
     except UmreviewError as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}")
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     if as_json:
         out.print_json(data=result.model_dump(mode="json"))
@@ -267,15 +267,16 @@ def export_command(
         skipped += f", {result.skipped_before_since} signed before {start}"
     if result.skipped_other_policy:
         skipped += f", {result.skipped_other_policy} made under another criteria set"
-    err.print(skipped, highlight=False)
+    err.print(skipped, highlight=False, soft_wrap=True)
     if len(result.criteria_sets) > 1:
         err.print(
             f"[yellow]note:[/] the cases were reviewed under {len(result.criteria_sets)} criteria sets "
             f"({', '.join(result.criteria_sets)}); export each with --policy and evaluate it with the same --policy",
             highlight=False,
+            soft_wrap=True,
         )
     elif result.criteria_sets:
-        err.print(f"evaluate with: umreview eval {out_dir} --policy {result.criteria_sets[0]}", highlight=False)
+        err.print(f"evaluate with: umreview eval {out_dir} --policy {result.criteria_sets[0]}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

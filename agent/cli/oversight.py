@@ -125,7 +125,7 @@ def register(app: typer.Typer) -> None:
         try:
             start = date.fromisoformat(since) if since else None
         except ValueError:
-            err.print(f"[red]error:[/] --since: {escape(since or '')[:40]!r} is not a date; give YYYY-MM-DD, e.g. 2026-11-01")
+            err.print(f"[red]error:[/] --since: {escape(since or '')[:40]!r} is not a date; give YYYY-MM-DD, e.g. 2026-11-01", soft_wrap=True)
             raise typer.Exit(2) from None
         settings = get_settings()
         try:
@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
             finally:
                 store.close()
         except UmreviewError as exc:
-            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
+            err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         if as_json:
             data = report.model_dump(mode="json")
@@ -150,5 +150,5 @@ def register(app: typer.Typer) -> None:
         else:
             print_report(report, out if out.is_terminal else Console(width=160))
         if fail_on_alert and report.alert.triggered:
-            err.print(f"[bold red]{escape(report.alert.message)}[/]", highlight=False)
+            err.print(f"[bold red]{escape(report.alert.message)}[/]", highlight=False, soft_wrap=True)
             raise typer.Exit(1)
