@@ -77,7 +77,13 @@ def signed(database: str, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) ->
         elif action is not None:
             _, to, codes, reason = action
             rec = service.sign(
-                rec.id, reviewer="Dr. Ana Lee", credentials="MD, radiology", decision="overturn", reason=reason, codes=codes, to=to
+                rec.id,
+                reviewer="Dr. Ana Lee",
+                credentials="MD, radiology",
+                decision="overturn",
+                reason=reason,
+                codes=codes,
+                to=to,
             )
         records[path] = rec
     yield records
@@ -102,7 +108,7 @@ def test_export_and_eval_round_trip(signed: dict[str, ReviewRecord], tmp_path: P
     loaded = load_cases([out])
     assert not loaded.errors
     cases = {c.id: c for c in loaded.cases}
-    for path, rec in signed.items():
+    for rec in signed.values():
         if rec.signoff is None:
             continue
         case = cases[rec.id]
@@ -110,7 +116,12 @@ def test_export_and_eval_round_trip(signed: dict[str, ReviewRecord], tmp_path: P
         assert case.expected.decisions == rec.final_decisions
         assert case.request == rec.case.request  # the note and attachments exactly as stored
         src = case.expected.source
-        assert (src.review_id, src.case_id, src.signed_by, src.credentials) == (rec.id, rec.case_id, "Dr. Ana Lee", "MD, radiology")
+        assert (src.review_id, src.case_id, src.signed_by, src.credentials) == (
+            rec.id,
+            rec.case_id,
+            "Dr. Ana Lee",
+            "MD, radiology",
+        )
         assert src.signed_at == rec.signoff.at and src.recommended == rec.recommendations
         assert (src.backend, src.criteria_set, src.criteria_version) == ("offline", rec.criteria_set, rec.criteria_version)
         assert src.prompt_version == rec.prompt_version and src.kb_version == rec.kb_version
@@ -139,7 +150,9 @@ def test_export_and_eval_round_trip(signed: dict[str, ReviewRecord], tmp_path: P
     # Only the two overturned codes disagree with the engine (it recommends what it recommended before);
     # the overturn to approve is an unsafe denial against the physician's label.
     assert results["summary"]["correct_codes"] == 5
-    assert [(u["code"], u["expected"], u["predicted"]) for u in results["summary"]["unsafe_denials"]] == [("72148", "approve", "deny")]
+    assert [(u["code"], u["expected"], u["predicted"]) for u in results["summary"]["unsafe_denials"]] == [
+        ("72148", "approve", "deny")
+    ]
     again = runner.invoke(app, ["eval", str(out), "--baseline", str(base), "--fail-on-regression"])
     assert again.exit_code == 0, again.output
     assert "no regression" in again.stderr

@@ -3,16 +3,17 @@ from hand-made records and from a real audit store (SQLite and PostgreSQL); ``um
 
 The data set (sign-offs at 10:00 UTC; weeks start Monday 2026-03-02, 03-09, 03-16):
 
-| # | review | code  | region   | recommended -> final | unmet required criteria       | backend            | prompt           | criteria           | signed |
-|---|--------|-------|----------|----------------------|-------------------------------|--------------------|------------------|--------------------|--------|
-| 1 | R1     | 72148 | lumbar   | deny -> deny         | conservative_care             | offline            | p1               | acr-default 2024   | 03-03  |
-| 2 | R2     | 72148 | lumbar   | deny -> approve (!)  | conservative_care             | offline            | p1               | acr-default 2024   | 03-04  |
-| 3 | R3     | 72141 | cervical | deny -> refer        | conservative_care, candidacy  | openai/gpt-4o-mini | determination-v1 | acr-default 2024   | 03-05  |
-| 4 | R4     | 72148 | lumbar   | approve -> approve   | (all met)                     | openai/gpt-4o-mini | determination-v1 | acr-default 2024   | 03-10  |
-| 5 | R4     | 72141 | cervical | deny -> approve (!)  | candidacy                     | openai/gpt-4o-mini | determination-v1 | acr-default 2024   | 03-10  |
-| 6 | R5     | 72146 | thoracic | refer -> refer       | (all met)                     | offline            | p1               | payer-model 2026.2 | 03-11  |
-| 7 | R6     | 72148 | lumbar   | approve -> approve   | (all met)                     | offline            | p1               | acr-default 2024   | 03-12  |
-| 8 | R8     | 72158 | lumbar   | deny -> deny         | conservative_care             | openai/gpt-4o-mini | determination-v2 | acr-default 2024   | 03-16  |
+| # | review | code  | region   | recommended -> final | unmet required criteria      | backend | prompt | criteria    | signed |
+|---|--------|-------|----------|----------------------|------------------------------|---------|--------|-------------|--------|
+| 1 | R1     | 72148 | lumbar   | deny -> deny         | conservative_care            | offline | p1     | acr-default | 03-03  |
+| 2 | R2     | 72148 | lumbar   | deny -> approve (!)  | conservative_care            | offline | p1     | acr-default | 03-04  |
+| 3 | R3     | 72141 | cervical | deny -> refer        | conservative_care, candidacy | openai  | d-v1   | acr-default | 03-05  |
+| 4 | R4     | 72148 | lumbar   | approve -> approve   | (all met)                    | openai  | d-v1   | acr-default | 03-10  |
+| 5 | R4     | 72141 | cervical | deny -> approve (!)  | candidacy                    | openai  | d-v1   | acr-default | 03-10  |
+| 6 | R5     | 72146 | thoracic | refer -> refer       | (all met)                    | offline | p1     | payer-model | 03-11  |
+| 7 | R6     | 72148 | lumbar   | approve -> approve   | (all met)                    | offline | p1     | acr-default | 03-12  |
+| 8 | R8     | 72158 | lumbar   | deny -> deny         | conservative_care            | openai  | d-v2   | acr-default | 03-16  |
+(openai: model gpt-4o-mini; d-v1, d-v2: prompts determination-v1 and -v2; acr-default is version 2024, payer-model 2026.2.)
 R7 (72148, deny) is never signed: pending, counted nowhere.
 
 Overall: 8 codes, 5 agree (0.625), 3 overturned (0.375), 2 deny -> approve. Confusion, final (rows) by
@@ -79,7 +80,12 @@ ACR = ("acr-default", "2024")
 REVIEWS = (
     Review("R1", (Code("72148", "lumbar", "deny", "deny", ("conservative_care",)),), *OFFLINE, *ACR, at(3)),
     Review(
-        "R2", (Code("72148", "lumbar", "deny", "approve", ("conservative_care",)),), *OFFLINE, *ACR, at(4), "PT notes show 8 weeks"
+        "R2",
+        (Code("72148", "lumbar", "deny", "approve", ("conservative_care",)),),
+        *OFFLINE,
+        *ACR,
+        at(4),
+        "PT notes show 8 weeks",
     ),
     Review(
         "R3",
@@ -101,7 +107,13 @@ REVIEWS = (
     Review("R6", (Code("72148", "lumbar", "approve", "approve"),), *OFFLINE, *ACR, at(12)),
     Review("R7", (Code("72148", "lumbar", "deny", "deny", ("conservative_care",)),), *OFFLINE, *ACR, None),
     Review(
-        "R8", (Code("72158", "lumbar", "deny", "deny", ("conservative_care",)),), "openai", "gpt-4o-mini", "determination-v2", *ACR, at(16)
+        "R8",
+        (Code("72158", "lumbar", "deny", "deny", ("conservative_care",)),),
+        "openai",
+        "gpt-4o-mini",
+        "determination-v2",
+        *ACR,
+        at(16),
     ),
 )
 
@@ -137,7 +149,9 @@ def findings(unmet: tuple[str, ...]) -> list[CriterionFinding]:
     rows = [CriterionFinding(criterion_id="red_flags", label="No red flag", status=CriterionStatus.met)]
     rows += [CriterionFinding(criterion_id=c, label=c, status=CriterionStatus.not_met) for c in unmet]
     rows.append(
-        CriterionFinding(criterion_id="prior_imaging", label="Prior imaging", status=CriterionStatus.not_documented, role="supporting")
+        CriterionFinding(
+            criterion_id="prior_imaging", label="Prior imaging", status=CriterionStatus.not_documented, role="supporting"
+        )
     )
     return rows
 
@@ -156,7 +170,8 @@ def case_and_determination(review: Review) -> tuple[Case, Determination]:
     det = Determination(
         case_id=case.id,
         determinations=[
-            CodeDetermination(code=c.code, region=c.region, decision=c.recommended, criteria=findings(c.unmet)) for c in review.codes
+            CodeDetermination(code=c.code, region=c.region, decision=c.recommended, criteria=findings(c.unmet))
+            for c in review.codes
         ],
         provenance=Provenance(
             backend=review.backend,
@@ -360,7 +375,9 @@ def fill(store: Store) -> dict[str, str]:
             store.sign(rec.id, reviewer="Dr. Ana Lee", credentials="MD", decision="uphold")
         for to in sorted({m["to"] for m in moved.values()}):
             codes = [c for c, m in moved.items() if m["to"] == to]
-            store.sign(rec.id, reviewer="Dr. Ana Lee", credentials="MD", decision="overturn", reason=review.reason, codes=codes, to=to)
+            store.sign(
+                rec.id, reviewer="Dr. Ana Lee", credentials="MD", decision="overturn", reason=review.reason, codes=codes, to=to
+            )
     return ids
 
 
@@ -392,7 +409,15 @@ def test_oversight_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
     text = runner.invoke(app, ["oversight"])
     assert text.exit_code == 0, text.output
-    for words in ("agreement 62.5%", "kappa 0.455", "overturn rate 37.5%", "ALERT", "UNSAFE", "PT notes show 8 weeks", "cervical"):
+    for words in (
+        "agreement 62.5%",
+        "kappa 0.455",
+        "overturn rate 37.5%",
+        "ALERT",
+        "UNSAFE",
+        "PT notes show 8 weeks",
+        "cervical",
+    ):
         assert words in text.stdout, words
 
     cron = runner.invoke(app, ["oversight", "--fail-on-alert"])

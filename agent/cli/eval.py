@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -204,7 +203,7 @@ class EvalGroup(TyperGroup):
     """``umreview eval [PATHS]...`` runs the eval (the ``run`` command, also its ``--help``);
     ``umreview eval export ...`` exports signed decisions as labeled cases."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: typer's vendored click Context
         if not args or args[0] not in self.commands:
             args = [RUN, *args]
         return super().parse_args(ctx, args)
@@ -229,14 +228,20 @@ def _since(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        err.print(f"[red]error:[/] --since: {escape(value[:40])!r} is not a date; give YYYY-MM-DD, e.g. 2026-11-01", soft_wrap=True)
+        err.print(
+            f"[red]error:[/] --since: {escape(value[:40])!r} is not a date; give YYYY-MM-DD, e.g. 2026-11-01", soft_wrap=True
+        )
         raise typer.Exit(2) from None
 
 
 def export_command(
     out_dir: Annotated[Path, typer.Argument(help="Directory for the labeled cases (created if missing; holds note text)")],
-    from_audit: Annotated[bool, typer.Option("--from-audit", help="Export the physicians' signed decisions in the audit store")] = False,
-    since: Annotated[str | None, typer.Option("--since", help="Only reviews signed on or after this date (YYYY-MM-DD, UTC)")] = None,
+    from_audit: Annotated[
+        bool, typer.Option("--from-audit", help="Export the physicians' signed decisions in the audit store")
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only reviews signed on or after this date (YYYY-MM-DD, UTC)")
+    ] = None,
     policy: Annotated[str | None, typer.Option("--policy", "-p", help="Only reviews made under this criteria set")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON (no note text)")] = False,
 ) -> None:

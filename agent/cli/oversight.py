@@ -101,20 +101,27 @@ def print_report(report: OversightReport, console: Console) -> None:
 def register(app: typer.Typer) -> None:
     @app.command()
     def oversight(
-        since: Annotated[str | None, typer.Option("--since", help="Only sign-offs on or after this date (YYYY-MM-DD, UTC)")] = None,
+        since: Annotated[
+            str | None, typer.Option("--since", help="Only sign-offs on or after this date (YYYY-MM-DD, UTC)")
+        ] = None,
         bucket: Annotated[BucketChoice, typer.Option("--bucket", help="Time buckets of the trend")] = BucketChoice.week,
         threshold: Annotated[
             float | None,
-            typer.Option("--threshold", min=0.0, max=1.0, help="Alert at this overturn rate; env UMREVIEW_OVERSIGHT_OVERTURN_ALERT"),
+            typer.Option(
+                "--threshold", min=0.0, max=1.0, help="Alert at this overturn rate; env UMREVIEW_OVERSIGHT_OVERTURN_ALERT"
+            ),
         ] = None,
         window_days: Annotated[
             int | None, typer.Option("--window-days", min=1, help="Days the alert looks back; env UMREVIEW_OVERSIGHT_WINDOW_DAYS")
         ] = None,
         min_codes: Annotated[
-            int | None, typer.Option("--min-codes", min=1, help="Signed codes needed in the window; env UMREVIEW_OVERSIGHT_MIN_CODES")
+            int | None,
+            typer.Option("--min-codes", min=1, help="Signed codes needed in the window; env UMREVIEW_OVERSIGHT_MIN_CODES"),
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
-        fail_on_alert: Annotated[bool, typer.Option("--fail-on-alert", help="Exit 1 when the overturn-rate alert fires (cron)")] = False,
+        fail_on_alert: Annotated[
+            bool, typer.Option("--fail-on-alert", help="Exit 1 when the overturn-rate alert fires (cron)")
+        ] = False,
     ) -> None:
         """Agreement of physicians' sign-offs with the recommendations: over time, by criterion, region, code,
         backend, prompt and criteria version; overturn reasons, unsafe overturns and the overturn-rate alert."""
@@ -125,7 +132,10 @@ def register(app: typer.Typer) -> None:
         try:
             start = date.fromisoformat(since) if since else None
         except ValueError:
-            err.print(f"[red]error:[/] --since: {escape(since or '')[:40]!r} is not a date; give YYYY-MM-DD, e.g. 2026-11-01", soft_wrap=True)
+            err.print(
+                f"[red]error:[/] --since: {escape(since or '')[:40]!r} is not a date; give YYYY-MM-DD, e.g. 2026-11-01",
+                soft_wrap=True,
+            )
             raise typer.Exit(2) from None
         settings = get_settings()
         try:

@@ -39,7 +39,9 @@ def timeline_svg(rows: Sequence[Agreement], *, threshold: float | None = None, w
         out.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
         out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" fill="{MUTED}">{tick * 100:.0f}%</text>')
     if not n:
-        out.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="{MUTED}">no signed reviews</text>')
+        out.append(
+            f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" fill="{MUTED}">no signed reviews</text>'
+        )
         out.append("</svg>")
         return "\n".join(out)
     step = plot_w / n

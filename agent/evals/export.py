@@ -150,7 +150,9 @@ def _prepare_out(out_dir: Path) -> None:
     try:
         private_dir(out_dir)  # the cases hold note text: owner-only, like the data directory
     except OSError as exc:
-        raise ExportError(f"{out_dir}: cannot create the export directory ({exc.__class__.__name__}); choose another OUT") from None
+        raise ExportError(
+            f"{out_dir}: cannot create the export directory ({exc.__class__.__name__}); choose another OUT"
+        ) from None
 
 
 def export_signed(store: Store, out_dir: Path, *, since: date | None = None, policy: str | None = None) -> ExportResult:
@@ -175,7 +177,9 @@ def export_signed(store: Store, out_dir: Path, *, since: date | None = None, pol
         try:
             _write_private(out_dir / name, case_yaml(case))
         except OSError as exc:
-            raise ExportError(f"{out_dir / name}: cannot write ({exc.__class__.__name__}); check the directory's permissions") from None
+            raise ExportError(
+                f"{out_dir / name}: cannot write ({exc.__class__.__name__}); check the directory's permissions"
+            ) from None
         assert case.expected is not None  # set by labeled_case
         sets.add(record.criteria_set)
         result.written.append(

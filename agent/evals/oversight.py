@@ -160,9 +160,7 @@ class OversightReport(BaseModel):
 def _unmet(record: ReviewRecord, code: str) -> list[str]:
     found = next((d for d in record.determination.determinations if d.code == code), None)
     unmet = [
-        f.criterion_id
-        for f in (found.criteria if found else [])
-        if f.role == "required" and f.status != CriterionStatus.met
+        f.criterion_id for f in (found.criteria if found else []) if f.role == "required" and f.status != CriterionStatus.met
     ]
     return list(dict.fromkeys(unmet)) or [ALL_MET]
 
