@@ -257,6 +257,10 @@ def reasons(rows: Sequence[SignedCode]) -> list[Reason]:
     return sorted(table, key=lambda r: (-r.codes, r.reason.casefold()))
 
 
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:g}%"
+
+
 def alert(rows: Sequence[SignedCode], *, now: datetime, threshold: float, window_days: int, min_codes: int) -> Alert:
     """Overturn rate over sign-offs in (now - window_days, now]: triggered at or above ``threshold``
     once ``min_codes`` codes were signed in the window."""
@@ -268,12 +272,14 @@ def alert(rows: Sequence[SignedCode], *, now: datetime, threshold: float, window
     if triggered:
         message = (
             f"ALERT: {overturned} of {len(window)} signed codes overturned in the last {window_days} days "
-            f"({rate:.0%}), at or above the {threshold:.0%} threshold"
+            f"({rate:.1%}), at or above the {_percent(threshold)} threshold"
         )
     elif len(window) < min_codes:
         message = f"no alert: {len(window)} signed code(s) in the last {window_days} days, fewer than the {min_codes} needed"
     else:
-        message = f"no alert: overturn rate {rate:.0%} over the last {window_days} days is below the {threshold:.0%} threshold"
+        message = (
+            f"no alert: overturn rate {rate:.1%} over the last {window_days} days is below the {_percent(threshold)} threshold"
+        )
     return Alert(
         threshold=threshold,
         window_days=window_days,
