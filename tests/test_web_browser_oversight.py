@@ -62,9 +62,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Site, 
     thread.join(timeout=10)
 
 
-def test_oversight_page_in_the_browser(
-    live: tuple[str, Site, dict[str, str]], browser: sync_api.Browser, tmp_path: Path
-) -> None:
+def test_oversight_page_in_the_browser(live: tuple[str, Site, dict[str, str]], browser: sync_api.Browser, tmp_path: Path) -> None:
     base, site, ids = live
     expect = sync_api.expect
     context = browser.new_context(viewport={"width": 1440, "height": 900})
