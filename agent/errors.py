@@ -87,3 +87,15 @@ class LetterError(UmreviewError):
     """A denial letter cannot be drafted as asked: no code is denied, the denial was overturned, or bad options (exit code 2)."""
 
     exit_code = 2
+
+
+class ExportError(UmreviewError):
+    """Signed decisions cannot be exported as labeled cases as asked (bad OUT directory, unwritable file; exit code 2)."""
+
+    exit_code = 2
+
+
+class OversightError(UmreviewError):
+    """The oversight report cannot be computed as asked (a bad window, threshold or date; exit code 2)."""
+
+    exit_code = 2

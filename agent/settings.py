@@ -111,6 +111,18 @@ class Settings(BaseSettings):
     )
     max_codes: int = Field(default=10, ge=1, le=1000, description="Most procedure codes one web request may ask for")
     max_attachment_pages: int = Field(default=100, ge=1, description="Most attachment pages (all attachments) in one web request")
+    oversight_overturn_alert: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Oversight alert: overturn rate (fraction of signed codes) at or above which it fires",
+    )
+    oversight_window_days: int = Field(
+        default=30, ge=1, description="Oversight alert: days of sign-offs the overturn rate covers"
+    )
+    oversight_min_codes: int = Field(
+        default=10, ge=1, description="Oversight alert: fewest signed codes in the window before it can fire"
+    )
     public_api_docs: bool = Field(
         default=False, description="Serve /docs, /redoc and /openapi.json without a token (they need one by default)"
     )

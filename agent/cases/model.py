@@ -7,7 +7,7 @@ One case per YAML/JSON file, many per JSON Lines file. A bad file (or JSONL line
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -156,12 +156,35 @@ class Request(BaseModel):
         return "\n\n".join(parts)
 
 
+class LabelSource(BaseModel):
+    """Where a label came from when it is a physician's signed decision (``umreview eval export --from-audit``):
+    the stored review, who signed it and when, and what produced the recommendation. Hand-written labels
+    leave it out; the eval ignores it."""
+
+    model_config = _STRICT
+    review_id: str = Field(min_length=1, description="the audit-store review the label was taken from")
+    case_id: str = Field(min_length=1, description="the case id the request was submitted under")
+    signed_by: str = Field(min_length=1, description="the physician reviewer who signed")
+    credentials: str | None = None
+    signed_at: datetime = Field(description="when the sign-off was logged (UTC)")
+    sign_decision: str = Field(description="uphold or overturn")
+    recommended: dict[str, Decision] = Field(description="the recommendation per code, before sign-off")
+    reviewed_at: datetime | None = Field(default=None, description="when the recommendation was made (UTC)")
+    backend: str
+    model: str | None = None
+    prompt_version: str | None = None
+    criteria_set: str
+    criteria_version: str
+    kb_version: str | None = None
+
+
 class Expected(BaseModel):
     model_config = _STRICT
     decisions: dict[str, Decision]
     red_flags: list[str] = Field(default_factory=list)
     alternatives: dict[str, str] = Field(default_factory=dict)
     notes: str | None = None
+    source: LabelSource | None = Field(default=None, description="provenance of a label exported from sign-offs")
 
     @field_validator("red_flags")
     @classmethod

@@ -6,8 +6,9 @@ option); 130 interrupted with Ctrl-C (finished cases are still written).
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,12 +16,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from agent.errors import UmreviewError
 
 if TYPE_CHECKING:
     from agent.cases.model import Case
     from agent.evals.compare import Comparison
+    from agent.evals.export import ExportResult
     from agent.evals.lint import LintProblem
     from agent.evals.results import CaseResult, EvalResults
     from agent.knowledge.base import KnowledgeBase
@@ -31,6 +34,7 @@ out = Console()
 err = Console(stderr=True)
 
 DEFAULT_CASES = Path("evals/cases")
+RUN = "run"  # the default command of the eval group: `umreview eval PATHS` is `umreview eval run PATHS`
 DECISION_STYLE = {"approve": "green", "deny": "red", "refer": "yellow"}
 STATUS_STYLE = {"fixed": "bold green", "broken": "bold red", "changed": "cyan", "new": "blue", "removed": "dim"}
 EXIT_INTERRUPTED = 130
@@ -195,8 +199,100 @@ def _write_outputs(
         err.print(f"junit: {junit}")
 
 
+class EvalGroup(TyperGroup):
+    """``umreview eval [PATHS]...`` runs the eval (the ``run`` command, also its ``--help``);
+    ``umreview eval export ...`` exports signed decisions as labeled cases."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # ctx: typer's vendored click Context
+        if not args or args[0] not in self.commands:
+            args = [RUN, *args]
+        return super().parse_args(ctx, args)
+
+
+def _export_table(result: ExportResult) -> Table:
+    table = Table(title=f"Exported {len(result.written)} signed review(s) to {result.out_dir}")
+    for col in ("case file", "signed (UTC)", "sign-off", "labels"):
+        table.add_column(col, overflow="fold")
+    for case in result.written:
+        labels = Text()
+        for i, (code, dec) in enumerate(case.decisions.items()):
+            labels.append(("\n" if i else "") + f"{code} ")
+            labels.append(dec.value + (" (overturned)" if code in case.overturned_codes else ""), style=DECISION_STYLE[dec.value])
+        table.add_row(case.file, case.signed_at.strftime("%Y-%m-%d %H:%M"), case.sign_decision, labels)
+    return table
+
+
+def _since(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        err.print(
+            f"[red]error:[/] --since: {escape(value[:40])!r} is not a date; give YYYY-MM-DD, e.g. 2026-11-01", soft_wrap=True
+        )
+        raise typer.Exit(2) from None
+
+
+def export_command(
+    out_dir: Annotated[Path, typer.Argument(help="Directory for the labeled cases (created if missing; holds note text)")],
+    from_audit: Annotated[
+        bool, typer.Option("--from-audit", help="Export the physicians' signed decisions in the audit store")
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only reviews signed on or after this date (YYYY-MM-DD, UTC)")
+    ] = None,
+    policy: Annotated[str | None, typer.Option("--policy", "-p", help="Only reviews made under this criteria set")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was written as JSON (no note text)")] = False,
+) -> None:
+    """Write every physician-signed review as a labeled case (the final decision per code is the label);
+    evaluate them with `umreview eval OUT/`. Unsigned reviews are never exported."""
+    from agent.evals.export import export_signed
+    from agent.store.reviews import Store
+
+    if not from_audit:
+        err.print("[red]error:[/] say where the labels come from: `umreview eval export --from-audit OUT/`")
+        raise typer.Exit(2)
+    start = _since(since)
+    try:
+        store = Store()
+        try:
+            result = export_signed(store, out_dir, since=start, policy=policy)
+        finally:
+            store.close()
+    except UmreviewError as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    if as_json:
+        out.print_json(data=result.model_dump(mode="json"))
+    else:
+        (out if out.is_terminal else Console(width=160)).print(_export_table(result))
+    skipped = f"{result.skipped_unsigned} unsigned review(s) left out (a recommendation is not a label)"
+    if result.skipped_before_since:
+        skipped += f", {result.skipped_before_since} signed before {start}"
+    if result.skipped_other_policy:
+        skipped += f", {result.skipped_other_policy} made under another criteria set"
+    err.print(skipped, highlight=False, soft_wrap=True)
+    if len(result.criteria_sets) > 1:
+        err.print(
+            f"[yellow]note:[/] the cases were reviewed under {len(result.criteria_sets)} criteria sets "
+            f"({', '.join(result.criteria_sets)}); export each with --policy and evaluate it with the same --policy",
+            highlight=False,
+            soft_wrap=True,
+        )
+    elif result.criteria_sets:
+        err.print(f"evaluate with: umreview eval {out_dir} --policy {result.criteria_sets[0]}", highlight=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("eval")
+    eval_app = typer.Typer(
+        cls=EvalGroup,
+        help="Evaluate labeled cases (umreview eval [PATHS]); export signed decisions as cases (umreview eval export).",
+    )
+    app.add_typer(eval_app, name="eval")
+    eval_app.command("export")(export_command)
+
+    @eval_app.command(RUN)
     def eval_command(
         paths: Annotated[list[Path] | None, typer.Argument(help="Labeled case files or folders (default: evals/cases)")] = None,
         backend: Annotated[str | None, typer.Option("--backend", "-b", help="offline or openai; env UMREVIEW_BACKEND")] = None,
@@ -212,7 +308,9 @@ def register(app: typer.Typer) -> None:
         lint: Annotated[bool, typer.Option("--lint", help="Only check the case set; review nothing")] = False,
         as_json: Annotated[bool, typer.Option("--json", help="Print the results JSON instead of tables")] = False,
     ) -> None:
-        """Evaluate labeled cases: metrics, per-case diff against a baseline, reports; or --lint a case set."""
+        """Evaluate labeled cases: metrics, per-case diff against a baseline, reports; or --lint a case set.
+
+        `umreview eval export --from-audit OUT/` writes the physicians' signed decisions as labeled cases."""
         from agent.evals.compare import compare
         from agent.evals.results import load_results
         from agent.evals.run import build_results, run_info

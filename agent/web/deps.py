@@ -54,6 +54,18 @@ def require(role: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+def require_any(*roles: Role) -> Callable[[Principal], Principal]:
+    """Any one of ``roles`` exactly (no rank): the oversight page is for physicians and admins, not reviewers."""
+
+    def check(who: Annotated[Principal, Depends(principal)]) -> Principal:
+        if who.role not in roles:
+            allowed = " or ".join(r.value for r in roles)
+            raise AuthError(403, f"this page needs the {allowed} role; your token has the {who.role.value} role")
+        return who
+
+    return check
+
+
 def service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]  # set by create_app
 
@@ -62,3 +74,4 @@ Svc = Annotated[Service, Depends(service)]
 Admin = Annotated[Principal, Depends(require(Role.admin))]
 Reviewer = Annotated[Principal, Depends(require(Role.reviewer))]
 Physician = Annotated[Principal, Depends(require(Role.physician))]
+Overseer = Annotated[Principal, Depends(require_any(Role.physician, Role.admin))]

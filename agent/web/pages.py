@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import urlencode
 
 import yaml
@@ -24,8 +24,11 @@ from agent.errors import CaseFileError, NotFoundError, RequestTooLarge
 from agent.letters.model import MEDIA_TYPES, Audience, LetterFormat, LineOfBusiness
 from agent.store.audit import ReviewStatus
 from agent.web.auth import Role, csrf_ok
-from agent.web.deps import CSRF_COOKIE, TOKEN_COOKIE, Physician, Reviewer, service
+from agent.web.deps import CSRF_COOKIE, TOKEN_COOKIE, Overseer, Physician, Reviewer, service
 from agent.web.views import error_page, render, secure_cookies
+
+if TYPE_CHECKING:
+    from agent.evals.oversight import Bucket
 
 router = APIRouter(include_in_schema=False)
 QUEUE_PAGE = 100  # reviews per queue page
@@ -357,6 +360,46 @@ def letter(
         content,
         media_type=MEDIA_TYPES[fmt],
         headers={"content-disposition": f'{disposition}; filename="{review_id}-{audience}-letter.{fmt}"'},
+    )
+
+
+@router.get("/oversight")
+def oversight_page(
+    request: Request,
+    who: Overseer,
+    since: str = "",
+    bucket: str = "week",
+) -> HTMLResponse:
+    """Agreement of sign-offs with the recommendations (physicians and admins only)."""
+    from agent.evals.charts import bars_svg, timeline_svg
+    from agent.evals.oversight import BUCKETS, DIMENSIONS, oversight_report
+
+    if bucket not in BUCKETS:
+        return error_page(request, 422, f"unknown bucket; use one of {', '.join(BUCKETS)}")
+    try:
+        start = date.fromisoformat(since) if since else None
+    except ValueError:
+        return error_page(request, 422, "since is not a date; give YYYY-MM-DD, e.g. 2026-11-01")
+    svc = service(request)
+    settings = svc.settings
+    report = oversight_report(
+        svc.store,
+        threshold=settings.oversight_overturn_alert,
+        window_days=settings.oversight_window_days,
+        min_codes=settings.oversight_min_codes,
+        since=start,
+        bucket=cast("Bucket", bucket),
+    )
+    charts = {d: Markup(bars_svg(report.breakdowns[d], title=f"Overturn rate by {DIMENSIONS[d].lower()}")) for d in DIMENSIONS}
+    return render(
+        request,
+        "oversight.html",
+        who=who,
+        report=report,
+        dimensions=DIMENSIONS,
+        buckets=BUCKETS,
+        timeline=Markup(timeline_svg(report.timeline, threshold=settings.oversight_overturn_alert)),
+        charts=charts,
     )
 
 
