@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import re
 
-from agent.cases.determination import CriterionStatus, Determination, GuidelineCitation
+from agent.cases.determination import CodeDetermination, CriterionStatus, Determination, GuidelineCitation
 from agent.cases.model import Case
 from agent.facts.extract import extract_facts
 from agent.review.ask_facts import HANDLERS as FACT_HANDLERS
 from agent.review.ask_facts import CaseView
 from agent.review.ask_guideline import contrast, study_rating
-from agent.review.ask_intents import Understanding, capabilities, is_refusal, understand
+from agent.review.ask_intents import Understanding, is_refusal, refusal_text, understand
 from agent.review.ask_model import Answer, Kind
 from agent.review.ask_sources import Sources
 from agent.review.reviewer import Reviewer
@@ -49,10 +49,7 @@ REGION_WORDS = {
     "thoracic": r"thoracic|mid[-\s]?back|t-?spine",
     "cervical": r"cervical|neck|c-?spine",
 }
-REFUSAL = (
-    "I can only answer questions about this case, its documentation and recommendation, and the guidelines in "
-    "the knowledge base. For example: " + "; ".join(capabilities()) + "."
-)
+REFUSAL = refusal_text()
 
 _WHAT_IF = re.compile(
     r"\b(?:what\s+if|suppose|assuming|if)\b\s+(?:(?:he|she|they|the\s+patient|pt|patient)\s+)?"
@@ -144,10 +141,11 @@ class RulesAnswerer:
         lines, cites = [], []
         for d in _codes_asked(question, det):
             if d.decision.value == "approve":
-                lines.append(f"{d.code} ({d.description}) is already recommended for approval.")
+                lines += _approved(d)
+                cites += d.citations
                 continue
             if not d.missing_documentation:
-                lines.append(f"{d.code} ({d.description}): {d.rationale}")
+                lines.append(f"{d.code} ({d.description}): recommendation {d.decision.value}. {d.rationale}".rstrip())
                 continue
             lines.append(f"{d.code} ({d.description}) would meet the criteria with:")
             lines += [f"  - {m}" for m in d.missing_documentation]
@@ -246,6 +244,19 @@ class RulesAnswerer:
         )
 
 
+def _approved(d: CodeDetermination) -> list[str]:
+    """What an approval rests on: the criteria met that a change in the documentation would undo."""
+    rating = f", rated {d.rating}" if d.rating else ""
+    lines = [f"{d.code} ({d.description}) is already recommended for approval ({d.variant_title}{rating})."]
+    if d.red_flags_present:
+        lines.append(f"  It rests on red flag(s) {', '.join(d.red_flags_present)}; without them the 6-week pathway would apply.")
+        return lines
+    resting = [f.label for f in d.criteria if f.role == "required" and f.status == CriterionStatus.met]
+    if resting:
+        lines.append("  It rests on: " + "; ".join(resting) + ". Documentation contradicting any of these would change it.")
+    return lines
+
+
 def _unique(cites: list[GuidelineCitation]) -> list[GuidelineCitation]:
     return list({(c.chunk_id, c.quote): c for c in cites}.values())
 
@@ -277,7 +288,11 @@ def check_answer(answer: Answer, case: Case, reviewer: Reviewer) -> list[str]:
             problems.append(f"unknown chunk {c.chunk_id}")
         elif c.quote not in chunk.text:
             problems.append(f"quote not in chunk {c.chunk_id}")
+    documentation = case.request.documentation
     for q in answer.note_quotes:
-        if q.text not in case.request.documentation:
+        if q.text not in documentation:
             problems.append("note quote not verbatim in the note")
+    for sq in answer.quotes:
+        if documentation[sq.start : sq.end] != sq.text:
+            problems.append(f"quote at {sq.start}-{sq.end} ({sq.document}) is not verbatim at its span")
     return problems

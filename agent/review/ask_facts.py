@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from agent.cases.determination import CodeDetermination, CriterionStatus, Determination
+from agent.cases.determination import CodeDetermination, Determination
 from agent.cases.model import RED_FLAG_IDS, Case
 from agent.facts.context import Modifier
 from agent.facts.model import RED_FLAG_LABELS, ClinicalFacts, Fact, FactStatus, Modality
@@ -113,7 +113,7 @@ def care(view: CaseView, u: Understanding, question: str) -> Answer:
         lines.append("No conservative care is documented.")
     total = f"Total documented conservative care: {_weeks(cc.total_weeks)}"
     lines.insert(0, total + " (concurrent courses do not add up; the longest dated course counts).")
-    quotes += [src for e in cc.duration_evidence if not view.injected(e.start, e.end) for src in [view.sources.from_evidence(e)]]
+    quotes += [view.sources.from_evidence(e, "asserted") for e in cc.duration_evidence if not view.injected(e.start, e.end)]
     lines += _criterion(view, "conservative_care")
     return _answer(u, question, lines, quotes)
 
@@ -158,7 +158,7 @@ def _flag_mentions(view: CaseView, flag: str) -> tuple[list[SourcedQuote], list[
         if not m.asserted or (Modifier.HISTORICAL in m.modifiers and not spec["counts_if_historical"])
     ]
     counted_spans = {(q.start, q.end) for q in counted}
-    return counted, [q for q in ruled_out if (q.start, q.end) not in counted_spans]
+    return unique(counted), unique([q for q in ruled_out if (q.start, q.end) not in counted_spans])
 
 
 def red_flags(view: CaseView, u: Understanding, question: str) -> Answer:
@@ -200,7 +200,10 @@ def prior_surgery(view: CaseView, u: Understanding, question: str) -> Answer:
         same = [s for s in surgeries if s.region is not None and s.region.value == d.region]
         other = [s for s in surgeries if s.region is not None and s.region.value != d.region]
         if same:
-            lines.append(f"{d.code}: surgery at the same region ({d.region}); the post-operative scenario applies with new or progressing symptoms.")
+            lines.append(
+                f"{d.code}: surgery at the same region ({d.region}); the post-operative scenario applies "
+                "with new or progressing symptoms."
+            )
         elif other:
             lines.append(f"{d.code}: the surgery was in another region; it does not make the {d.region} request post-operative.")
     lines += _criterion(view, "prior_surgery_same_region")
@@ -211,7 +214,11 @@ def _fact_answer(view: CaseView, u: Understanding, question: str, fact: Fact, wh
     quotes = [view.sources.from_evidence(e, "asserted") for e in fact.evidence]
     quotes += [view.sources.from_evidence(e, "not counted") for e in fact.discounted]
     quotes += [view.sources.from_evidence(e, "contradicts") for e in fact.conflicts]
-    status = {FactStatus.present: "documented", FactStatus.absent: "documented as absent", FactStatus.not_documented: "not documented"}
+    status = {
+        FactStatus.present: "documented",
+        FactStatus.absent: "documented as absent",
+        FactStatus.not_documented: "not documented",
+    }
     lines = [f"{what}: {status[fact.status]}."]
     if fact.conflicts:
         lines.append("The documentation also contradicts it (quoted below).")
@@ -242,7 +249,7 @@ def age(view: CaseView, u: Understanding, question: str) -> Answer:
     patient = view.case.request.patient
     sex = f" ({patient.sex.value})" if patient.sex.value != "unknown" else ""
     lines = [f"The patient is {patient.age} years old{sex}, per the request."]
-    quotes = [view.sources.quote(m.start(), m.end()) for m in _AGE.finditer(view.sources.text)][:2]
+    quotes = [view.sources.quote(m.start(), m.end(), "asserted") for m in _AGE.finditer(view.sources.text)][:2]
     for q in quotes:
         lines.append(f'- The documentation says "{q.text}" ({q.cite()}).')
     return _answer(u, question, lines, quotes)
@@ -255,24 +262,29 @@ _OTHER_EXAM = re.compile(r"straight[-\s]leg|\bSLR\b|sensation|sensory|numb\w*|ga
 
 def exam(view: CaseView, u: Understanding, question: str) -> Answer:
     q = question.lower()
-    wanted = [rx for rx, words in ((_STRENGTH, "strength|motor|weak|power|grade|mmt"), (_REFLEX, "reflex|dtr|hoffmann|babinski"))
-              if re.search(words, q)] or [_STRENGTH, _REFLEX, _OTHER_EXAM]
+    wanted = [
+        rx
+        for rx, words in ((_STRENGTH, "strength|motor|weak|power|grade|mmt"), (_REFLEX, "reflex|dtr|hoffmann|babinski"))
+        if re.search(words, q)
+    ] or [_STRENGTH, _REFLEX, _OTHER_EXAM]
     note = view.sources.note
     quotes = []
     for sent in note.sentences:
-        if any(rx.search(sent.text) for rx in wanted) and not note.in_heading(sent.start, sent.end) and not note.is_question(sent):
+        if any(rx.search(sent.text) for rx in wanted) and not note.is_question(sent):
             kind = note.sentence_reads_as(sent)
             if kind is not None and (kind.ignore or kind.experiencer):
                 continue
             evidence = note.evidence(sent.start, sent.end, sent)
-            quotes.append(view.sources.from_evidence(evidence))
+            quotes.append(view.sources.from_evidence(evidence, "asserted"))
     if not quotes:
         return _answer(u, question, ["The documentation records no such examination findings."], [])
     lines = ["Examination findings in the documentation:"]
     lines += [f'- {s.cite()}: "{s.text.strip()}"' for s in quotes[:MAX_QUOTES]]
     deficit = view.facts.neuro_deficit
     regions = ", ".join(r.value for r in deficit.regions)
-    lines.append(f"Objective deficit read by the rules: {deficit.status.value.replace('_', ' ')}" + (f" ({regions})." if regions else "."))
+    lines.append(
+        f"Objective deficit read by the rules: {deficit.status.value.replace('_', ' ')}" + (f" ({regions})." if regions else ".")
+    )
     return _answer(u, question, lines, quotes)
 
 
@@ -291,9 +303,9 @@ def medications(view: CaseView, u: Understanding, question: str) -> Answer:
         body = view.sources.text[section.start : section.end].strip()
         if body:
             start = view.sources.text.index(body, section.start)
-            q = view.sources.quote(start, start + min(len(body), 300))
-            quotes.append(q)
-            lines.append(f'- Medication list ({q.cite()}): "{q.text}"')
+            listing = view.sources.quote(start, start + min(len(body), 300), "asserted")
+            quotes.append(listing)
+            lines.append(f'- Medication list ({listing.cite()}): "{listing.text}"')
     if not lines:
         lines.append("No medications are documented.")
     return _answer(u, question, ["Medications documented:", *lines], quotes)
@@ -324,5 +336,3 @@ HANDLERS: dict[str, Callable[[CaseView, Understanding, str], Answer]] = {
     "medications": medications,
     "instructions": instructions,
 }
-
-__all__ = ["HANDLERS", "CaseView", "CriterionStatus"]

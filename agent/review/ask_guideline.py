@@ -37,12 +37,19 @@ def scenario(criteria: CriteriaSet, d: CodeDetermination) -> tuple[Topic, Varian
 
 
 def _rating(variant: Variant, kind: str) -> str:
-    rating = variant.ratings.get(kind)  # type: ignore[call-overload]  # procedure kinds are Literal keys
+    rating = _ratings(variant).get(kind)
     return f"{rating.label} ({rating.value})" if rating else "not rated"
 
 
+def _ratings(variant: Variant) -> dict[str, Rating]:
+    """The variant's ratings keyed by procedure kind as plain text (questions name kinds as text)."""
+    return {str(k): v for k, v in variant.ratings.items()}
+
+
 def _name(topic: Topic, variant: Variant) -> str:
-    number = f"Variant {variant.number}" if variant.number else (f"rated as Variant {variant.rated_as}" if variant.rated_as else "")
+    number = (
+        f"Variant {variant.number}" if variant.number else (f"rated as Variant {variant.rated_as}" if variant.rated_as else "")
+    )
     return f"{topic.title}, {number + ': ' if number else ''}{variant.title}"
 
 
@@ -72,30 +79,63 @@ def study_rating(view: CaseView, u: Understanding, question: str, criteria: Crit
         info = criteria.codes.codes.get(d.code)
         requested = info.procedure if info else None
         lines.append(f"{d.code} ({d.description}): the scenario for this case is {_name(topic, variant)}.")
-        asked = [k for k in u.studies if k != requested] or [k for k in STUDY_WORDS if k != requested]
+        asked = _compared(requested, u.studies) or [k for k in STUDY_WORDS if k != requested]
         if requested:
             lines.append(f"  Requested study, {STUDY_WORDS[requested]}: {_rating(variant, requested)}.")
         for kind in asked:
             lines.append(f"  {STUDY_WORDS[kind]}{_code(criteria, d.region, kind)}: {_rating(variant, kind)}.")
-        lines += _compare(variant, requested, [k for k in u.studies if k != requested])
+        lines += _compare(variant, requested, _compared(requested, u.studies))
+        reasons = contrast_reasons(view, d)
+        if reasons and any(k in ("mri_wo", "ct_wo") for k in u.studies):
+            lines.append(
+                f"  Reasons for contrast documented in this case: {', '.join(reasons)}; the guideline quote below says "
+                "which study it prefers for them."
+            )
         cites += _cite(kb, topic, variant)
     answer = Answer(question=question, kind="study", intent=u.intent, text="\n".join(lines), citations=_unique(cites))
     return answer
+
+
+def _compared(requested: str | None, named: list[str]) -> list[str]:
+    """The studies to compare with the requested one: another modality when the question names one
+    ("Is a CT better than the MRI?" compares CT), else the other studies of the same modality."""
+    others = [k for k in named if k != requested]
+    if requested is None:
+        return others
+    different = [k for k in others if k[:2] != requested[:2]]
+    return different or others
+
+
+def contrast_reasons(view: CaseView, d: CodeDetermination) -> list[str]:
+    """What makes contrast relevant for ``d`` in this case (red flags bearing on it, surgery there)."""
+    words = vocabulary().contrast_reasons
+    reasons = [words[f] for f in d.red_flags_present if f in words]
+    if any(s.region is not None and s.region.value == d.region for s in view.facts.prior_surgery):
+        reasons.append(words["prior_surgery_same_region"])
+    return reasons
 
 
 def _compare(variant: Variant, requested: str | None, asked: list[str]) -> list[str]:
     """One line saying whether the asked studies rate above, with or below the requested one."""
     if not requested or not asked:
         return []
-    mine = variant.ratings.get(requested)  # type: ignore[call-overload]
-    best = max(asked, key=lambda k: RATING_ORDER.get(variant.ratings.get(k), 0))  # type: ignore[call-overload]
-    theirs = variant.ratings.get(best)  # type: ignore[call-overload]
+    ratings = _ratings(variant)
+    mine = ratings.get(requested)
+    best = max(asked, key=lambda k: RATING_ORDER[ratings[k]] if k in ratings else 0)
+    theirs = ratings.get(best)
     if mine is None or theirs is None:
         return ["  The criteria do not rate both studies in this scenario; a physician reviewer compares them."]
     if RATING_ORDER[theirs] > RATING_ORDER[mine]:
         verdict = f"Yes: {STUDY_WORDS[best]} is rated higher than the requested study in this scenario."
+    elif theirs == mine == Rating.UNA:
+        verdict = (
+            f"{STUDY_WORDS[best]} is rated the same as the requested study: usually not appropriate; "
+            "neither is indicated in this scenario."
+        )
     elif RATING_ORDER[theirs] == RATING_ORDER[mine]:
-        verdict = f"{STUDY_WORDS[best]} is rated the same as the requested study in this scenario ({theirs.label}); it would be enough."
+        verdict = (
+            f"{STUDY_WORDS[best]} is rated the same as the requested study in this scenario ({theirs.label}); it would be enough."
+        )
     else:
         verdict = f"No: {STUDY_WORDS[best]} is rated lower than the requested study in this scenario."
     return ["  " + verdict]
@@ -111,9 +151,7 @@ def contrast(view: CaseView, u: Understanding, question: str, criteria: Criteria
             lines.append(_no_scenario(d))
             continue
         topic, variant = found
-        reasons = [reasons_words[f] for f in d.red_flags_present if f in reasons_words]
-        if any(s.region is not None and s.region.value == d.region for s in view.facts.prior_surgery):
-            reasons.append(reasons_words["prior_surgery_same_region"])
+        reasons = contrast_reasons(view, d)
         without = variant.ratings.get("mri_wo")
         with_and_without = variant.ratings.get("mri_wwo")
         lines.append(f"{d.code} ({d.description}): scenario {_name(topic, variant)}.")

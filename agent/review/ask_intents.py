@@ -63,6 +63,7 @@ class Vocabulary(BaseModel):
     mention_stopwords: str = Field(description="space-separated words")
     modality_labels: dict[str, str]
     contrast_reasons: dict[str, str]
+    refusal: str = Field(min_length=20)
 
 
 # A study word expands to the procedure kinds of the criteria ("CT" -> the three CT studies).
@@ -182,3 +183,8 @@ def understand(question: str) -> Understanding:
 def capabilities() -> list[str]:
     """What ``ask`` can answer, from the intents' descriptions (for the refusal message)."""
     return [i.description for i in vocabulary().intents if not i.refuse and i.description]
+
+
+def refusal_text() -> str:
+    """The refusal: what ``ask`` answers, for a question outside the case and the knowledge base."""
+    return vocabulary().refusal.strip()

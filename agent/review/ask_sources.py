@@ -24,6 +24,8 @@ from agent.facts.textspans import split_sentences
 
 _HEADER = re.compile(r"^=== ATTACHMENT \d+: (?P<title>.*?)(?: \((?P<date>\d{4}-\d{2}-\d{2})\))? ===$")
 
+_HEADER_AT = re.compile(r"=== ATTACHMENT \d+: [^\n]*===\s*")
+
 # How a mention that does not count reads to a reviewer.
 MODIFIER_WORDS = {
     Modifier.NEGATED: "negated (the note denies it)",
@@ -83,7 +85,9 @@ class Sources:
             title = header.group("title") if header else section.heading.strip(" :-")
             when = date.fromisoformat(header.group("date")) if header and header.group("date") else None
             if when is None:
-                when = next((d for pos, d in dated.items() if section.heading_start <= pos <= section.heading_start + len(line)), None)
+                when = next(
+                    (d for pos, d in dated.items() if section.heading_start <= pos <= section.heading_start + len(line)), None
+                )
             if section.heading_start == 0 or not self.text[: section.heading_start].strip():
                 starts[0] = (0, title, when)
             else:
@@ -98,9 +102,13 @@ class Sources:
         return next((d for d in reversed(self.documents) if d.start <= pos), self.documents[0])
 
     def quote(self, start: int, end: int, status: str | None = None) -> SourcedQuote:
-        """The span ``start:end`` with its document, section and date."""
+        """The span ``start:end`` with its document, section and date (an attachment's header line
+        at the front of a quote is left out: it names the document, which the quote carries)."""
+        head = _HEADER_AT.match(self.text, start)
+        if head and head.end() < end:
+            start = head.end()
         doc = self.document_at(start)
-        section = self.note.section_at(start)
+        section = self.note.section_at(start) or self.note.section_at(max(start, end - 1))
         when = self.note.written_on(start) if doc.date is None else doc.date
         if when is None and doc is self.documents[0]:
             when = self.note_date
