@@ -25,7 +25,7 @@ from agent.cases.determination import CodeDetermination, CriterionStatus, Determ
 from agent.cases.model import Case
 from agent.facts.extract import extract_facts
 from agent.review.ask_facts import HANDLERS as FACT_HANDLERS
-from agent.review.ask_facts import CaseView
+from agent.review.ask_facts import CaseView, reading
 from agent.review.ask_guideline import contrast, study_rating
 from agent.review.ask_intents import Understanding, is_refusal, refusal_text, understand
 from agent.review.ask_model import Answer, Kind
@@ -112,7 +112,8 @@ class RulesAnswerer:
         """The case with its reading (read once per case and documentation)."""
         key = (case.id, hash(case.request.documentation))
         if key not in self._views:
-            self._views = {key: CaseView(case=case, det=det, facts=extract_facts(case), sources=Sources(case))}
+            facts = reading(case)
+            self._views = {key: CaseView(case=case, det=det, facts=facts, sources=Sources(case, facts.injections))}
         view = self._views[key]
         return view if view.det is det else CaseView(case=case, det=det, facts=view.facts, sources=view.sources)
 

@@ -50,6 +50,12 @@ class Study(BaseModel):
     rx: str
 
 
+class DocumentWords(BaseModel):
+    model_config = _STRICT
+    ask: str = Field(description="how a question names the document")
+    title: str = Field(description="what the document's title says")
+
+
 class Vocabulary(BaseModel):
     """The whole data file."""
 
@@ -60,6 +66,7 @@ class Vocabulary(BaseModel):
     studies: list[Study]
     red_flags: dict[str, list[str]]
     findings: dict[str, list[str]]
+    documents: list[DocumentWords]
     mention_stopwords: str = Field(description="space-separated words")
     modality_labels: dict[str, str]
     contrast_reasons: dict[str, str]
@@ -99,6 +106,7 @@ class Understanding(BaseModel):
     regions: list[str] = Field(default_factory=list)
     finding: str | None = Field(default=None, description="a findings key, or the question's own words")
     finding_patterns: list[str] = Field(default_factory=list)
+    document_title: str | None = Field(default=None, description="regex a document's title must match, if named")
 
 
 def _rx(pattern: str) -> re.Pattern[str]:
@@ -152,10 +160,15 @@ def finding_named(question: str) -> tuple[str | None, list[str]]:
     """The finding a question asks about: a findings key with its patterns, else the question's own
     content words (stop words removed) as one literal phrase."""
     vocab = vocabulary()
+    for key, patterns in vocab.findings.items():  # a finding named by its name first ("foot drop")
+        if _rx(rf"\b{re.escape(key)}").search(question):
+            return key, patterns
     for key, patterns in vocab.findings.items():
-        if _rx(rf"\b{re.escape(key)}").search(question) or any(_rx(p).search(question) for p in patterns):
+        if any(_rx(p).search(question) for p in patterns):
             return key, patterns
     stop = set(vocab.mention_stopwords.split())
+    for d in vocab.documents:  # the document named is not the finding ("what does the PT note say about X")
+        question = _rx(d.ask).sub(" ", question)
     words = [w for w in re.findall(r"[a-z][a-z0-9/-]*", question.lower()) if w not in stop]
     if not words:
         return None, []
@@ -177,6 +190,7 @@ def understand(question: str) -> Understanding:
         regions=[r for r, words in REGIONS.items() if _rx(words).search(question)],
         finding=finding,
         finding_patterns=patterns,
+        document_title=next((d.title for d in vocab.documents if _rx(d.ask).search(question)), None),
     )
 
 

@@ -66,8 +66,9 @@ class Document:
 class Sources:
     """The case's documentation as the reader sees it, with document boundaries for quoting."""
 
-    def __init__(self, case: Case) -> None:
+    def __init__(self, case: Case, instructions: list[Evidence] | None = None) -> None:
         request = case.request
+        self.instructions = instructions or []  # planted instructions: never taken for a document title
         self.text = request.documentation
         self.note = Note(self.text, split_sentences(self.text), request.note_date, request.patient.age)
         self.note_date = request.note_date
@@ -77,7 +78,7 @@ class Sources:
         starts: list[tuple[int, str, date | None]] = [(0, "Clinical note", None)]
         dated = dict(self.note.sections)
         for section in self.note.layout:
-            if section.kind != "title":
+            if section.kind != "title" or any(e.start <= section.heading_start < e.end for e in self.instructions):
                 continue
             line_end = self.text.find("\n", section.heading_start)
             line = self.text[section.heading_start : line_end if line_end != -1 else len(self.text)].strip()
