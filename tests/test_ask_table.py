@@ -142,6 +142,8 @@ ROWS = [
     Row("infection", "Does she need contrast?", "study",
         ("Contrast is in play", "suspected spinal infection", "prior surgery at the imaged region"), cites=(LBP_V7,)),
     Row("fusion", "Does he need contrast for the lumbar MRI?", "study", ("72158", "contrast is not needed"), absent=("72157",)),
+    Row("packet", "Which study is best for this scenario?", "study",
+        ("Best rated in this scenario (usually appropriate): MRI without contrast [72148]",), cites=(LBP_V3,)),
     Row("infection", "Is gadolinium indicated here?", "study", ("Contrast is in play",), cites=(LBP_V7,)),
     # the decision: what would change it, why
     Row("acute", "What if he develops foot drop?", "what_if", ("from deny to approve", "progressive_neuro_deficit")),

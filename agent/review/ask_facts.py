@@ -24,6 +24,7 @@ from agent.review.ask_model import Answer
 from agent.review.ask_sources import SourcedQuote, Sources, unique
 
 MAX_QUOTES = 8
+EXAM_QUOTE_MAX = 400  # an exam sentence listing every muscle group is quoted from its start, up to this
 STATUS_WORDS = {
     FactStatus.present: "documented",
     FactStatus.absent: "documented as absent",
@@ -284,27 +285,47 @@ def age(view: CaseView, u: Understanding, question: str) -> Answer:
     return _answer(u, question, lines, quotes)
 
 
-_STRENGTH = re.compile(r"\b[0-5][+-]?\s*/\s*5\b|\bstrength\b|\bmotor\b|\bweak\w*|foot\s+drop", re.IGNORECASE)
+_GRADE = re.compile(r"\b[0-5][+-]?\s*/\s*5\b")
+_STRENGTH = re.compile(r"\bstrength\b|\bmotor\b|\bweak\w*|foot\s+drop", re.IGNORECASE)
 _REFLEX = re.compile(r"reflex\w*|\bDTRs?\b|jerks?\b|hoffmann|babinski|clonus|plantar|\b[0-4]\+", re.IGNORECASE)
 _OTHER_EXAM = re.compile(r"straight[-\s]leg|\bSLR\b|sensation|sensory|numb\w*|gait", re.IGNORECASE)
+# What a question asks about, and the patterns that find it: exact grades before words about strength.
+_EXAM_ASKED = (
+    ("strength|motor|weak|power|grade|mmt", (_GRADE, _STRENGTH)),
+    ("reflex|dtr|hoffmann|babinski", (_REFLEX,)),
+    ("straight|slr|sensation|sensory|numb|gait", (_OTHER_EXAM,)),
+)
+
+
+def _exam_sentences(view: CaseView, pattern: re.Pattern[str]) -> list[SourcedQuote]:
+    note = view.sources.note
+    found = []
+    for sent in note.sentences:
+        if not pattern.search(sent.text) or note.is_question(sent) or re.search(r"/10\b|pain\s+scale", sent.text):
+            continue
+        kind = note.sentence_reads_as(sent)
+        if kind is not None and (kind.ignore or kind.experiencer or kind.temporality == "historical"):
+            continue
+        end = (
+            sent.end
+            if sent.end - sent.start <= EXAM_QUOTE_MAX
+            else view.sources.text.rfind(" ", sent.start, sent.start + EXAM_QUOTE_MAX)
+        )
+        found.append(view.sources.quote(sent.start, end, "asserted"))
+    return found
 
 
 def exam(view: CaseView, u: Understanding, question: str) -> Answer:
-    q = question.lower()
-    wanted = [
-        rx
-        for rx, words in ((_STRENGTH, "strength|motor|weak|power|grade|mmt"), (_REFLEX, "reflex|dtr|hoffmann|babinski"))
-        if re.search(words, q)
-    ] or [_STRENGTH, _REFLEX, _OTHER_EXAM]
-    note = view.sources.note
-    quotes = []
-    for sent in note.sentences:
-        if any(rx.search(sent.text) for rx in wanted) and not note.is_question(sent):
-            kind = note.sentence_reads_as(sent)
-            if kind is not None and (kind.ignore or kind.experiencer):
-                continue
-            evidence = note.evidence(sent.start, sent.end, sent)
-            quotes.append(view.sources.from_evidence(evidence, "asserted"))
+    asked = [patterns for words, patterns in _EXAM_ASKED if re.search(words, question, re.IGNORECASE)]
+    groups = asked or [patterns for _, patterns in _EXAM_ASKED]
+    quotes: list[SourcedQuote] = []
+    for patterns in groups:
+        for pattern in patterns:  # the most exact pattern that finds something answers for its group
+            found = _exam_sentences(view, pattern)
+            if found:
+                quotes += found
+                break
+    quotes = sorted(unique(quotes), key=lambda q: q.start)
     if not quotes:
         return _answer(u, question, ["The documentation records no such examination findings."], [])
     lines = ["Examination findings in the documentation:"]

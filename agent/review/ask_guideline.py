@@ -84,7 +84,10 @@ def study_rating(view: CaseView, u: Understanding, question: str, criteria: Crit
             lines.append(f"  Requested study, {STUDY_WORDS[requested]}: {_rating(variant, requested)}.")
         for kind in asked:
             lines.append(f"  {STUDY_WORDS[kind]}{_code(criteria, d.region, kind)}: {_rating(variant, kind)}.")
-        lines += _compare(variant, requested, _compared(requested, u.studies))
+        other_modality = [k for k in u.studies if requested and k[:2] != requested[:2]]
+        if requested not in u.studies or other_modality:  # "Is a CT better?" about a requested CT: see best rated
+            lines += _compare(variant, requested, _compared(requested, u.studies))
+        lines.append(_highest(criteria, d, variant))
         reasons = contrast_reasons(view, d)
         if reasons and any(k in ("mri_wo", "ct_wo") for k in u.studies):
             lines.append(
@@ -113,6 +116,21 @@ def contrast_reasons(view: CaseView, d: CodeDetermination) -> list[str]:
     if any(s.region is not None and s.region.value == d.region for s in view.facts.prior_surgery):
         reasons.append(words["prior_surgery_same_region"])
     return reasons
+
+
+def _highest(criteria: CriteriaSet, d: CodeDetermination, variant: Variant) -> str:
+    """The best-rated studies of the scenario, with their codes for the requested region."""
+    ratings = _ratings(variant)
+    if not ratings:
+        return "  The scenario rates no study."
+    top = max(RATING_ORDER[r] for r in ratings.values())
+    best = [k for k in STUDY_WORDS if k in ratings and RATING_ORDER[ratings[k]] == top]
+    label = next(r.label for r in ratings.values() if RATING_ORDER[r] == top)
+    return (
+        f"  Best rated in this scenario ({label}): "
+        + ", ".join(STUDY_WORDS[k] + _code(criteria, d.region, k) for k in best)
+        + "."
+    )
 
 
 def _compare(variant: Variant, requested: str | None, asked: list[str]) -> list[str]:
