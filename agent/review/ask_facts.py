@@ -17,7 +17,7 @@ from agent.cases.determination import CodeDetermination, Determination
 from agent.cases.model import RED_FLAG_IDS, Case
 from agent.facts.context import Modifier
 from agent.facts.extract import extract_facts
-from agent.facts.model import RED_FLAG_LABELS, ClinicalFacts, Fact, FactStatus, Modality
+from agent.facts.model import RED_FLAG_LABELS, CareEpisode, ClinicalFacts, Fact, FactStatus, Modality
 from agent.facts.note import lexicon
 from agent.review.ask_intents import Understanding, vocabulary
 from agent.review.ask_model import Answer
@@ -109,16 +109,33 @@ def _planned(view: CaseView, name: str) -> list[SourcedQuote]:
 
 
 def _modality_lines(view: CaseView, m: Modality) -> tuple[list[str], list[SourcedQuote]]:
+    """The modality's line: not received, or its weeks on the care timeline and each course with dates."""
     src = view.sources
     quotes = [src.from_evidence(e, "asserted") for e in m.evidence if not view.injected(e.start, e.end)]
     if m.status == FactStatus.absent:
         return [f"- {_label(m.name)}: documented as not received."], [q.model_copy(update={"status": "negated"}) for q in quotes]
-    span = ""
-    if m.started and m.ended:
-        span = f", {m.started.isoformat()} to {m.ended.isoformat()}"
-    elif m.ended:
-        span = f", through {m.ended.isoformat()}"
-    return [f"- {_label(m.name)}: completed or ongoing, {_weeks(m.weeks)}{span}."], quotes
+    cc = view.facts.conservative_care
+    courses = [e for e in cc.episodes if e.modality == m.name]
+    weeks = cc.weeks_for(modalities=[m.name]) if courses else m.weeks
+    lines = [f"- {_label(m.name)}: completed or ongoing, {_weeks(weeks)}."]
+    for e in courses:
+        lines.append("  course: " + _course(e))
+        quotes += [src.from_evidence(x, "asserted") for x in e.evidence if not view.injected(x.start, x.end)]
+    return lines, quotes
+
+
+def _course(e: CareEpisode) -> str:
+    """One course of the care timeline in words."""
+    if e.started and e.ended:
+        when = f"{e.started.isoformat()} to {e.ended.isoformat()}"
+    elif e.ended:
+        when = f"ending {e.ended.isoformat()}"
+    else:
+        when = "not placed on the calendar"
+    how = "dated in the note" if e.dated else "a stated length"
+    where = f", for the {'/'.join(r.value for r in e.regions)} region" if e.regions else ""
+    doc = f", stated in a document of {e.document_date.isoformat()}" if e.document_date else ""
+    return f"{_weeks(e.weeks)}, {when} ({how}{where}{doc})"
 
 
 def care(view: CaseView, u: Understanding, question: str) -> Answer:
@@ -141,7 +158,7 @@ def care(view: CaseView, u: Understanding, question: str) -> Answer:
     if not lines:
         lines.append("No conservative care is documented.")
     total = f"Total documented conservative care: {_weeks(cc.total_weeks)}"
-    lines.insert(0, total + " (concurrent courses do not add up; the longest dated course counts).")
+    lines.insert(0, total + " (courses on the calendar: sequential ones add up, concurrent ones do not).")
     quotes += [view.sources.from_evidence(e, "asserted") for e in cc.duration_evidence if not view.injected(e.start, e.end)]
     lines += _criterion(view, "conservative_care")
     return _answer(u, question, lines, quotes)
