@@ -19,8 +19,7 @@ from typer.testing import CliRunner
 from agent.cases.load import load_case
 from agent.cases.model import Case
 from agent.knowledge.base import KnowledgeBase
-from agent.review.ask import REFUSAL, RulesAnswerer, check_answer, classify
-from agent.review.ask_facts import HANDLERS
+from agent.review.ask import FACT_HANDLERS, REFUSAL, RulesAnswerer, check_answer, classify
 from agent.review.ask_intents import vocabulary
 from agent.review.reviewer import Reviewer
 from agent.settings import Settings
@@ -226,7 +225,7 @@ def test_the_table_is_large_enough() -> None:
 
 
 def test_every_intent_has_an_answer() -> None:
-    routed = set(HANDLERS) | {
+    routed = set(FACT_HANDLERS) | {
         "what_if",
         "change_decision",
         "failed_criteria",

@@ -20,19 +20,20 @@ a determination's: guideline quotes must be in their chunk, note quotes verbatim
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from agent.cases.determination import CodeDetermination, CriterionStatus, Determination, GuidelineCitation
 from agent.cases.model import Case
 from agent.facts.extract import extract_facts
-from agent.review.ask_facts import HANDLERS as FACT_HANDLERS
-from agent.review.ask_facts import CaseView, reading
+from agent.review import ask_facts, ask_record
 from agent.review.ask_guideline import contrast, study_rating
 from agent.review.ask_intents import Understanding, is_refusal, refusal_text, understand
 from agent.review.ask_model import Answer, Kind
 from agent.review.ask_sources import Sources
+from agent.review.ask_view import CaseView, reading
 from agent.review.reviewer import Reviewer
 
-__all__ = ["REFUSAL", "Answer", "RulesAnswerer", "check_answer", "classify"]
+__all__ = ["FACT_HANDLERS", "REFUSAL", "Answer", "RulesAnswerer", "check_answer", "classify"]
 
 # Words in a question that point at one checklist criterion (criterion ids of the criteria files).
 CRITERION_WORDS = {
@@ -56,6 +57,22 @@ _WHAT_IF = re.compile(
     r"(?:had|has|have|developed|develops|reported|reports|were\s+to\s+develop|also\s+had|now\s+has|was\s+found\s+to\s+have)?\s*(?P<fact>.+?)[?.!]*$",
     re.IGNORECASE,
 )
+# The handler of each fact intent (data/ask_intents.yaml): all answer as kind "fact".
+FACT_HANDLERS: dict[str, Callable[[CaseView, Understanding, str], Answer]] = {
+    "care": ask_facts.care,
+    "onset": ask_facts.onset,
+    "mentions": ask_facts.mentions,
+    "red_flags": ask_facts.red_flags,
+    "prior_surgery": ask_facts.prior_surgery,
+    "prior_imaging": ask_facts.prior_imaging,
+    "candidacy": ask_facts.candidacy,
+    "age": ask_record.age,
+    "exam": ask_record.exam,
+    "medications": ask_record.medications,
+    "instructions": ask_record.instructions,
+    "summary": ask_record.summary,
+    "diagnosis": ask_record.diagnosis,
+}
 # The answer kind of each intent (data/ask_intents.yaml); fact intents not listed answer as "fact".
 INTENT_KINDS: dict[str, Kind] = {
     "what_if": "what_if",

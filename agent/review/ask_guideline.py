@@ -12,9 +12,9 @@ from agent.cases.determination import CodeDetermination, GuidelineCitation
 from agent.criteria.model import RATING_ORDER, CriteriaSet, Rating, Topic, Variant
 from agent.facts.model import Region
 from agent.knowledge.base import KnowledgeBase
-from agent.review.ask_facts import CaseView
 from agent.review.ask_intents import Understanding, vocabulary
 from agent.review.ask_model import Answer
+from agent.review.ask_view import CaseView
 
 STUDY_WORDS = {
     "mri_wo": "MRI without contrast",
