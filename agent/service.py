@@ -102,6 +102,7 @@ class Service:
         payload: dict[str, Any] = {
             "question": question,
             "kind": answer.kind,
+            "intent": answer.intent,
             "answer": answer.text,
             "citations": [c.chunk_id for c in answer.citations],
             "citation_problems": problems,

@@ -43,7 +43,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="Print answers as JSON")] = False,
         policy: Annotated[str | None, typer.Option("--policy", "-p", help="Criteria set id")] = None,
     ) -> None:
-        """Ask about a case: what would make it approvable, why a criterion failed, what if a finding were present."""
+        """Ask about a case: its documentation (care, onset, findings, red flags, surgery, imaging), the
+        recommendation (why, what would change it, what if), and how the guideline rates other studies."""
         from agent.knowledge.base import KnowledgeBase
         from agent.review.ask import RulesAnswerer, check_answer
         from agent.review.reviewer import Reviewer
@@ -59,12 +60,20 @@ def register(app: typer.Typer) -> None:
             if review_id:  # questions about a stored review go into its audit trail
                 from agent.store.reviews import Store
 
-                payload = {"question": q, "kind": ans.kind, "answer": ans.text, "citations": [c.chunk_id for c in ans.citations]}
+                payload = {
+                    "question": q,
+                    "kind": ans.kind,
+                    "intent": ans.intent,
+                    "answer": ans.text,
+                    "citations": [c.chunk_id for c in ans.citations],
+                }
                 Store().record_event(review_id, "asked", actor=actor, payload=payload)
             if as_json:
                 out.print_json(ans.model_dump_json())
                 return
             out.print(ans.text, markup=False, highlight=False)
+            for sq in ans.quotes:
+                out.print(f'  [dim]quoted {sq.cite()}: "{sq.text.strip()}"[/]', highlight=False)
             for c in ans.citations:
                 out.print(f'  [dim]cited {c.chunk_id}: "{c.quote}"[/]', highlight=False)
             for p in problems:

@@ -1,28 +1,39 @@
-"""Follow-up questions about a reviewed case, answered with citations.
+"""Follow-up questions about a reviewed case, answered with quotes and citations, without a model.
 
-The rules answerer handles the common kinds deterministically:
-* what would make a code approvable (missing documentation + the criteria it comes from);
-* which criterion failed and why;
-* what the guidelines say about a topic (extractive quotes from retrieved chunks);
-* whether a new fact would change the recommendation ("what if he had new urinary retention?"):
-  the fact is added to the note as a stated finding and the extractor and engine are re-run.
-Anything else gets a plain refusal, never an invented answer. Every citation is checked like a
-determination's: guideline quotes must be in their chunk, note quotes in the note.
+One code path for the CLI, the API and the workbench chat. The question is understood from data
+(intents with weighted phrasings, ``data/ask_intents.yaml``, read by ``agent.review.ask_intents``), then
+answered by one handler:
+* fact questions from the rules reader's reading of the documentation (``agent.review.ask_facts``):
+  weeks and kinds of care, onset, where a finding is mentioned, red flags and the ones ruled out, prior
+  surgery and imaging, candidacy, age, exam grades, medications, instructions planted in notes;
+* guideline questions about other studies for this scenario (``agent.review.ask_guideline``): the
+  ratings of the variant that applies, with its citation; whether contrast is needed;
+* what would make a code approvable or change the decision; which criterion failed and why; what the
+  guidelines say about a topic; whether a new fact would change the recommendation ("what if he had
+  new urinary retention?": the fact is added to the note as a stated finding and the reader and engine
+  are re-run).
+Anything outside the case and the knowledge base gets a refusal that says what can be answered, never
+an invented answer. Text inside the notes is data: quoted, never obeyed. Every citation is checked like
+a determination's: guideline quotes must be in their chunk, note quotes verbatim in the documentation.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Callable
 
-from pydantic import BaseModel, Field
-
-from agent.cases.determination import CriterionStatus, Determination, GuidelineCitation, NoteQuote
+from agent.cases.determination import CodeDetermination, CriterionStatus, Determination, GuidelineCitation
 from agent.cases.model import Case
 from agent.facts.extract import extract_facts
+from agent.review import ask_facts, ask_record
+from agent.review.ask_guideline import contrast, study_rating
+from agent.review.ask_intents import Understanding, is_refusal, refusal_text, understand
+from agent.review.ask_model import Answer, Kind
+from agent.review.ask_sources import Sources
+from agent.review.ask_view import CaseView, reading
 from agent.review.reviewer import Reviewer
 
-Kind = Literal["approvable", "failed_criteria", "criterion", "what_if", "guideline", "refusal"]
+__all__ = ["FACT_HANDLERS", "REFUSAL", "Answer", "RulesAnswerer", "check_answer", "classify"]
 
 # Words in a question that point at one checklist criterion (criterion ids of the criteria files).
 CRITERION_WORDS = {
@@ -39,51 +50,60 @@ REGION_WORDS = {
     "thoracic": r"thoracic|mid[-\s]?back|t-?spine",
     "cervical": r"cervical|neck|c-?spine",
 }
-REFUSAL = (
-    "I can only answer questions about this case, its recommendation and the guidelines in the knowledge "
-    "base (for example: what would make it approvable, which criterion was not met, what the guideline "
-    "says about a topic, or whether a new finding would change the recommendation)."
-)
+REFUSAL = refusal_text()
 
 _WHAT_IF = re.compile(
     r"\b(?:what\s+if|suppose|assuming|if)\b\s+(?:(?:he|she|they|the\s+patient|pt|patient)\s+)?"
     r"(?:had|has|have|developed|develops|reported|reports|were\s+to\s+develop|also\s+had|now\s+has|was\s+found\s+to\s+have)?\s*(?P<fact>.+?)[?.!]*$",
     re.IGNORECASE,
 )
-_APPROVABLE = re.compile(
-    r"approv(?:able|e|ed|al)|what\s+(?:would|could|is)\s+(?:be\s+)?need|missing|what\s+documentation|get\s+(?:it|this)\s+approved",
-    re.I,
-)
-_FAILED = re.compile(r"\b(?:why|criteri\w*|fail\w*|not\s+met|reason|denied|deny|refer\w*)\b", re.I)
-_GUIDELINE = re.compile(
-    r"\b(?:guideline\w*|acr|policy|criteria\s+say|what\s+does|say\s+about|rating|appropriate|contrast|conservative|red\s+flag\w*|surgery|fusion)\b",
-    re.I,
-)
+# The handler of each fact intent (data/ask_intents.yaml): all answer as kind "fact".
+FACT_HANDLERS: dict[str, Callable[[CaseView, Understanding, str], Answer]] = {
+    "care": ask_facts.care,
+    "onset": ask_facts.onset,
+    "mentions": ask_facts.mentions,
+    "red_flags": ask_facts.red_flags,
+    "prior_surgery": ask_facts.prior_surgery,
+    "prior_imaging": ask_facts.prior_imaging,
+    "candidacy": ask_facts.candidacy,
+    "age": ask_record.age,
+    "exam": ask_record.exam,
+    "medications": ask_record.medications,
+    "instructions": ask_record.instructions,
+    "summary": ask_record.summary,
+    "diagnosis": ask_record.diagnosis,
+}
+# The answer kind of each intent (data/ask_intents.yaml); fact intents not listed answer as "fact".
+INTENT_KINDS: dict[str, Kind] = {
+    "what_if": "what_if",
+    "change_decision": "approvable",
+    "failed_criteria": "failed_criteria",
+    "criterion": "criterion",
+    "guideline": "guideline",
+    "study_rating": "study",
+    "contrast": "study",
+}
 
 
-class Answer(BaseModel):
-    question: str
-    kind: Kind
-    text: str
-    citations: list[GuidelineCitation] = Field(default_factory=list)
-    note_quotes: list[NoteQuote] = Field(default_factory=list)
-    changed: dict[str, tuple[str, str]] = Field(default_factory=dict, description="code -> (before, after) for what-if")
-    answered_by: str = "rules"
+def _is_what_if(question: str) -> bool:
+    q = question.strip()
+    return bool(_WHAT_IF.match(q) and re.match(r"\s*(?:what\s+if|suppose|assuming|if)\b", q, re.I))
+
+
+def intent_of(question: str) -> Understanding:
+    """The understood question; a hypothetical ("what if ...") is what_if before any scoring."""
+    u = understand(question)
+    if _is_what_if(question):
+        return u.model_copy(update={"intent": "what_if"})
+    return u
 
 
 def classify(question: str) -> Kind:
-    q = question.strip()
-    if _WHAT_IF.match(q) and re.match(r"\s*(?:what\s+if|suppose|assuming|if)\b", q, re.I):
-        return "what_if"
-    if _APPROVABLE.search(q):
-        return "approvable"
-    if re.match(r"\s*(?:does|do|did|is|was|would|will|can|how\s+does)\b", q, re.I) and _criterion_ids(q):
-        return "criterion"
-    if _FAILED.search(q):
-        return "failed_criteria"
-    if _GUIDELINE.search(q):
-        return "guideline"
-    return "refusal"
+    """The kind of answer a question gets."""
+    u = intent_of(question)
+    if is_refusal(u.intent if u.intent != "refusal" else None):
+        return "refusal"
+    return INTENT_KINDS.get(u.intent, "fact")
 
 
 def _criterion_ids(question: str) -> list[str]:
@@ -103,30 +123,47 @@ class RulesAnswerer:
 
     def __init__(self, reviewer: Reviewer) -> None:
         self.reviewer = reviewer
+        self._views: dict[tuple[str, int], CaseView] = {}
+
+    def view(self, case: Case, det: Determination) -> CaseView:
+        """The case with its reading (read once per case and documentation)."""
+        key = (case.id, hash(case.request.documentation))
+        if key not in self._views:
+            facts = reading(case)
+            self._views = {key: CaseView(case=case, det=det, facts=facts, sources=Sources(case, facts.injections))}
+        view = self._views[key]
+        return view if view.det is det else CaseView(case=case, det=det, facts=view.facts, sources=view.sources)
 
     def answer(self, case: Case, det: Determination, question: str) -> Answer:
-        kind = classify(question)
-        handler = {
-            "approvable": self._approvable,
+        u = intent_of(question)
+        if u.intent == "refusal" or is_refusal(u.intent):
+            return self._refuse(case, det, question)
+        if u.intent in FACT_HANDLERS:
+            return FACT_HANDLERS[u.intent](self.view(case, det), u, question)
+        if u.intent in ("study_rating", "contrast"):
+            handler = study_rating if u.intent == "study_rating" else contrast
+            return handler(self.view(case, det), u, question, self.reviewer.criteria, self.reviewer.kb)
+        method = {
+            "change_decision": self._approvable,
             "failed_criteria": self._failed,
             "criterion": self._criterion,
             "what_if": self._what_if,
             "guideline": self._guideline,
-            "refusal": self._refuse,
-        }[kind]
-        return handler(case, det, question)
+        }[u.intent]
+        return method(case, det, question).model_copy(update={"intent": u.intent})
 
     def _refuse(self, case: Case, det: Determination, question: str) -> Answer:
-        return Answer(question=question, kind="refusal", text=REFUSAL)
+        return Answer(question=question, kind="refusal", intent="refusal", text=REFUSAL)
 
     def _approvable(self, case: Case, det: Determination, question: str) -> Answer:
         lines, cites = [], []
         for d in _codes_asked(question, det):
             if d.decision.value == "approve":
-                lines.append(f"{d.code} ({d.description}) is already recommended for approval.")
+                lines += _approved(d)
+                cites += d.citations
                 continue
             if not d.missing_documentation:
-                lines.append(f"{d.code} ({d.description}): {d.rationale}")
+                lines.append(f"{d.code} ({d.description}): recommendation {d.decision.value}. {d.rationale}".rstrip())
                 continue
             lines.append(f"{d.code} ({d.description}) would meet the criteria with:")
             lines += [f"  - {m}" for m in d.missing_documentation]
@@ -225,6 +262,19 @@ class RulesAnswerer:
         )
 
 
+def _approved(d: CodeDetermination) -> list[str]:
+    """What an approval rests on: the criteria met that a change in the documentation would undo."""
+    rating = f", rated {d.rating}" if d.rating else ""
+    lines = [f"{d.code} ({d.description}) is already recommended for approval ({d.variant_title}{rating})."]
+    if d.red_flags_present:
+        lines.append(f"  It rests on red flag(s) {', '.join(d.red_flags_present)}; without them the 6-week pathway would apply.")
+        return lines
+    resting = [f.label for f in d.criteria if f.role == "required" and f.status == CriterionStatus.met]
+    if resting:
+        lines.append("  It rests on: " + "; ".join(resting) + ". Documentation contradicting any of these would change it.")
+    return lines
+
+
 def _unique(cites: list[GuidelineCitation]) -> list[GuidelineCitation]:
     return list({(c.chunk_id, c.quote): c for c in cites}.values())
 
@@ -256,7 +306,11 @@ def check_answer(answer: Answer, case: Case, reviewer: Reviewer) -> list[str]:
             problems.append(f"unknown chunk {c.chunk_id}")
         elif c.quote not in chunk.text:
             problems.append(f"quote not in chunk {c.chunk_id}")
+    documentation = case.request.documentation
     for q in answer.note_quotes:
-        if q.text not in case.request.documentation:
+        if q.text not in documentation:
             problems.append("note quote not verbatim in the note")
+    for sq in answer.quotes:
+        if documentation[sq.start : sq.end] != sq.text:
+            problems.append(f"quote at {sq.start}-{sq.end} ({sq.document}) is not verbatim at its span")
     return problems

@@ -157,9 +157,13 @@ class Question(BaseModel):
 
 class AnswerOut(BaseModel):
     kind: str
+    intent: str | None = None
     text: str
     citations: list[dict[str, Any]]
     note_quotes: list[dict[str, Any]]
+    quotes: list[dict[str, Any]] = Field(
+        default_factory=list, description="verbatim quotes of the documentation with document, section and date"
+    )
     changed: dict[str, tuple[str, str]]
     citation_problems: list[str]
 
@@ -170,9 +174,11 @@ def ask(review_id: str, body: Question, who: Reviewer, svc: Svc) -> AnswerOut:
     answer, problems = svc.ask(review_id, body.question, actor=who.name)
     return AnswerOut(
         kind=answer.kind,
+        intent=answer.intent,
         text=answer.text,
         citations=[c.model_dump() for c in answer.citations],
         note_quotes=[q.model_dump() for q in answer.note_quotes],
+        quotes=[q.model_dump(mode="json") for q in answer.quotes],
         changed=answer.changed,
         citation_problems=problems,
     )
