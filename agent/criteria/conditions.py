@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from agent.cases.determination import CriterionStatus
 from agent.cases.model import Case
+from agent.criteria.contacts import contact_evidence, contacts, study_weeks_ago
 from agent.criteria.model import CareRule, Condition, Topic
 from agent.facts.model import ClinicalFacts, Evidence, FactStatus, Modality, Region
 
@@ -71,13 +72,20 @@ def _not(ctx: Context, cond: Condition) -> Outcome:
 
 
 def bears_on(facts: ClinicalFacts, topic: Topic, region: Region, flag: str) -> bool:
-    """A present red flag bears on ``region`` when the topic lists it and the reader either did not
-    place it (then it bears on every region of that list, the safe reading) or placed it there: a
-    foot drop placed in the legs does not decide a cervical study (design principle 4)."""
+    """A present red flag bears on ``region`` when the topic lists it and the reader either placed it
+    there (a foot drop placed in the legs does not decide a cervical study, design principle 4) or did
+    not place it: then it bears on every region of that list (the safe reading), unless the topic's
+    ``red_flag_scope`` ties that flag to the region of the documented symptoms."""
     fact = facts.red_flags[flag]
     if flag not in topic.red_flags or fact.status != FactStatus.present:
         return False
-    return not fact.regions or region in fact.regions
+    if fact.regions:
+        return region in fact.regions
+    if topic.red_flag_scope.get(flag) == "symptom_region" and facts.symptom_regions:
+        # the topic scopes this flag to the region of the symptoms: unplaced fever with low back pain
+        # bears on the lumbar spine, not on a cervical study requested beside it
+        return region in facts.symptom_regions
+    return True
 
 
 def _red_flag(ctx: Context, cond: Condition) -> Outcome:
@@ -199,6 +207,79 @@ def _age(ctx: Context, cond: Condition) -> Outcome:
     return Outcome(MET if ok else NOT_MET, [], f"age {ctx.case.request.patient.age}")
 
 
+def _in_person_evaluation(ctx: Context, _: Condition) -> Outcome:
+    found = contacts(ctx.case)
+    examined = [c for c in found if c.exam is not None]
+    in_person = [c for c in examined if not c.remote]
+    if in_person:
+        first = in_person[0]
+        explanation = f"in-person evaluation with a neurologic examination on {first.on}"
+        return Outcome(MET, [first.exam] if first.exam else [], explanation)
+    if examined:
+        return Outcome(
+            NOT_MET,
+            [c.exam for c in examined if c.exam],
+            "a neurologic examination is documented only at a remote contact (telehealth, phone or portal)",
+        )
+    if not found:
+        return Outcome(UNDOC, [], "no dated contact in the documentation (no note date or dated visit header)")
+    return Outcome(UNDOC, [], "no neurologic examination (strength, reflexes, sensation, straight-leg raise) documented")
+
+
+def _reevaluation(ctx: Context, cond: Condition) -> Outcome:
+    found = sorted(contacts(ctx.case), key=lambda c: c.on)
+    if not found:
+        return Outcome(UNDOC, [], "no dated contact in the documentation")
+    first = next((c for c in found if c.exam is not None), found[0])
+    need = cond.reevaluation.after_weeks if cond.reevaluation else 0.0
+    later = [c for c in found if c.on > first.on and (c.on - first.on).days / 7 >= need]
+    if later:
+        last = later[-1]
+        weeks = (last.on - first.on).days / 7
+        return Outcome(
+            MET,
+            [contact_evidence(ctx.case, last)],
+            f"re-evaluated on {last.on} ({'remote' if last.remote else 'in person'}), "
+            f"{weeks:.1f} weeks after the evaluation on {first.on}",
+        )
+    dates = sorted({c.on.isoformat() for c in found})
+    return Outcome(
+        NOT_MET,
+        [contact_evidence(ctx.case, first)],
+        f"no separate contact at least {need:g} weeks after the evaluation on {first.on} (contacts: {', '.join(dates)})",
+    )
+
+
+def _surgery_window(ctx: Context, cond: Condition) -> Outcome:
+    window = cond.surgery_within_weeks or 0.0
+    here = [s for s in ctx.facts.prior_surgery if s.region == ctx.region]
+    if not here:
+        return Outcome(NOT_MET, [], f"no prior surgery at the {ctx.region.value} region documented")
+    dated = [s for s in here if s.weeks_ago is not None]
+    recent = [s for s in dated if (s.weeks_ago or 0.0) <= window]
+    if recent:
+        return Outcome(MET, [s.evidence for s in recent], f"surgery about {recent[0].weeks_ago:g} weeks ago (window {window:g})")
+    if len(dated) == len(here):
+        return Outcome(NOT_MET, [s.evidence for s in here], f"surgery more than {window:g} weeks ago")
+    return Outcome(UNDOC, [s.evidence for s in here], "the date of the surgery at this region is not documented")
+
+
+def _imaging_interval(ctx: Context, cond: Condition) -> Outcome:
+    fact = ctx.facts.prior_imaging
+    if fact.status != FactStatus.present:
+        return Outcome(UNDOC, [], "no prior imaging documented")
+    if fact.regions and ctx.region not in fact.regions:
+        return Outcome(NOT_MET, fact.evidence, f"prior imaging is of another region, not {ctx.region.value}")
+    reference = ctx.case.request.note_date or ctx.case.request.decision_date[0]
+    ages = [(w, e) for e in fact.evidence if (w := study_weeks_ago(e.quote, reference)) is not None]
+    if not ages:
+        return Outcome(UNDOC, fact.evidence, "the date of the prior imaging is not documented")
+    weeks, evidence = min(ages, key=lambda pair: pair[0])
+    limit = cond.prior_imaging_within_weeks or 0.0
+    explanation = f"prior imaging about {weeks:g} weeks before {reference} (interval {limit:g})"
+    return Outcome(MET if weeks <= limit else NOT_MET, [evidence], explanation)
+
+
 HANDLERS: dict[str, Callable[[Context, Condition], Outcome]] = {
     "all_": _all,
     "any_": _any,
@@ -213,6 +294,10 @@ HANDLERS: dict[str, Callable[[Context, Condition], Outcome]] = {
     "prior_surgery": _prior_surgery,
     "criterion": criterion_outcome,
     "age_min": _age,
+    "in_person_evaluation": _in_person_evaluation,
+    "reevaluation": _reevaluation,
+    "surgery_within_weeks": _surgery_window,
+    "prior_imaging_within_weeks": _imaging_interval,
 }
 
 
