@@ -163,3 +163,8 @@ def imaging(quote: str, regions: list[Region] | None = None) -> ClinicalFacts:
 )
 def test_repeat_imaging_interval(facts: ClinicalFacts, expected: CriterionStatus) -> None:
     assert outcome({"prior_imaging_within_weeks": 26}, case("Back pain."), facts) == expected
+
+
+def test_a_treatment_date_range_at_a_line_start_is_not_a_visit() -> None:
+    notes = "Seen today for leg pain. He did physical therapy\n08/10/2026-10/05/2026 (8 weeks) with no improvement. Reflexes 1+."
+    assert outcome({"reevaluation": {}}, case(notes)) == NOT_MET

@@ -37,6 +37,7 @@ NEURO_EXAM = re.compile(
 )
 _DATE = r"(?:\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))"
 _FULL_DATE = re.compile(rf"\b({_DATE})\b")
+_RANGE = re.compile(rf"[ \t]*{_DATE}\s*(?:-|\u2013|\u2014|to|through)\s*{_DATE}", re.IGNORECASE)
 # A visit line the reader's section headers do not cover: "Office visit 08/01/2026: ...",
 # "Telehealth follow-up 09/15/2026 - ..." (a visit word, then the date and a colon or dash).
 _VISIT_LINE = re.compile(
@@ -71,7 +72,9 @@ def contacts(case: Case) -> list[Contact]:
     itself, dated ``note_date`` (no contact when the note has no date)."""
     text = case.request.documentation
     note_date = case.request.note_date
-    headers = dict(section_dates(text, note_date=note_date))
+    # a date that opens a range ("08/10/2026-10/05/2026 (8 weeks) of PT", wrapped to a line start) is a
+    # course of treatment, not a visit header
+    headers = {pos: when for pos, when in section_dates(text, note_date=note_date) if not _RANGE.match(text, pos)}
     for match in _VISIT_LINE.finditer(text):
         when = parse_date(match.group("d"), note_date=note_date)
         if when is not None and (note_date is None or when <= note_date):
