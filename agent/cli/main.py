@@ -231,3 +231,6 @@ cli_letters.register(app)
 from agent.cli import db as cli_db  # noqa: E402
 
 cli_db.register(app)
+from agent.cli import policy as cli_policy  # noqa: E402
+
+cli_policy.register(app)
