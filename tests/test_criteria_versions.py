@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.cases.model import Patient, Procedure, Request
+from agent.cases.model import Case, Patient, Procedure, Request
 from agent.criteria.model import Policy, load_criteria_set
 from agent.criteria.selection import PlanMap, PlanRoute, load_plan_map, select_policy
 from agent.errors import CriteriaFileError, NoCriteriaInForce, PlanNotMapped
+from agent.knowledge.base import KnowledgeBase
+from agent.review.reviewer import Reviewer
 from tests.test_criteria import CODES, POLICY, TOPIC
 
 VERSIONED = """\
@@ -155,3 +157,45 @@ def test_user_plan_map_overrides_builtin_route_by_route(tmp_path: Path) -> None:
     (tmp_path / "b" / "plans.yaml").write_text("routes:\n  - {plan: x, line_of_business: y, policy: three}\n")
     with pytest.raises(CriteriaFileError):
         load_plan_map([tmp_path / "b"])
+
+
+def _lumbar_case(**fields: object) -> Case:
+    note = "Office visit 08/10/2026: low back pain. Strength 5/5, reflexes 2+."
+    request = Request(patient=Patient(age=50), procedures=[Procedure(code="72148")], clinical_notes=note, **fields)
+    return Case(id="routed", request=request)
+
+
+@pytest.mark.parametrize(
+    ("explicit", "fields", "policy", "version"),
+    [
+        pytest.param(
+            None, {"plan": "Summit Health Gold PPO", "request_date": date(2026, 3, 1)}, "summit-spine", "2025.2", id="plan-v1"
+        ),
+        pytest.param(
+            None, {"plan": "Summit Health Gold PPO", "request_date": date(2026, 8, 1)}, "summit-spine", "2026.1", id="plan-v2"
+        ),
+        pytest.param(None, {"note_date": date(2026, 2, 1)}, "acr-default", "2026.1", id="no-plan-default"),
+        pytest.param("payer-model", {"note_date": date(2026, 2, 1)}, "payer-model", "2026.1", id="explicit-payer-v1"),
+        pytest.param("payer-model", {"note_date": date(2026, 9, 1)}, "payer-model", "2026.2", id="explicit-payer-v2"),
+    ],
+)
+def test_reviewer_judges_each_case_by_its_set_and_version(
+    kb_offline: KnowledgeBase, explicit: str | None, fields: dict[str, object], policy: str, version: str
+) -> None:
+    reviewer = Reviewer(kb_offline, backend="offline", policy=explicit, retrieve=False)
+    det = reviewer.review(_lumbar_case(**fields))
+    assert (det.provenance.criteria_set, det.provenance.criteria_version) == (policy, version)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        pytest.param({"plan": "Summit Health Gold PPO", "request_date": date(2025, 3, 1)}, NoCriteriaInForce, id="before-v1"),
+        pytest.param({"plan": "Unknown Plan"}, PlanNotMapped, id="unknown-plan"),
+    ],
+)
+def test_reviewer_never_falls_back_to_a_default(
+    kb_offline: KnowledgeBase, fields: dict[str, object], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        Reviewer(kb_offline, backend="offline", retrieve=False).review(_lumbar_case(**fields))
