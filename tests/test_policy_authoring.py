@@ -318,3 +318,16 @@ def test_accept_refuses_a_proposal_that_no_longer_lints(fake: FakeOpenAI, policy
 def test_accept_without_a_proposal_is_bad_input() -> None:
     result = runner.invoke(app, ["policy", "accept", "nothing-here", "--reviewer", "Dr. Ana Lee"])
     assert result.exit_code == 2 and "policy draft" in result.output
+
+
+def test_review_reports_an_unmapped_plan_and_reviews_the_rest(tmp_path: Path) -> None:
+    case = (
+        "id: {id}\nrequest:\n  patient: {{age: 50}}\n  procedures: [{{code: '72148'}}]\n"
+        "  plan: {plan}\n  clinical_notes: back pain\n"
+    )
+    (tmp_path / "a.yaml").write_text(case.format(id="a", plan="Nobody Plan"))
+    (tmp_path / "b.yaml").write_text(case.format(id="b", plan="Summit Health Gold PPO"))
+    result = runner.invoke(app, ["review", str(tmp_path), "--no-store", "--json"])
+    assert result.exit_code == 2
+    assert "'Nobody Plan' is not in the plan map" in result.output
+    assert '"criteria_set": "summit-spine"' in result.output
