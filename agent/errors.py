@@ -40,6 +40,29 @@ class CriteriaFileError(UmreviewError):
         super().__init__(f"{self.path}: {field}: {problem}" if field else f"{self.path}: {problem}")
 
 
+class NoCriteriaInForce(UmreviewError):
+    """No version of the chosen criteria set is in force on the request's date (exit code 2).
+
+    Never answered with another version or another set: the message names the set, the date, the
+    versions with their dates, and what to do (give the request date, choose a set, add a version)."""
+
+    exit_code = 2
+
+    def __init__(self, policy_id: str, on: str, versions: str) -> None:
+        self.policy_id = policy_id
+        self.on = on
+        super().__init__(
+            f"criteria set {policy_id!r} has no version in force on {on} (versions: {versions}); check the request's "
+            "request_date / note_date, choose another set with --policy or the plan map, or add a version with these dates"
+        )
+
+
+class PlanNotMapped(UmreviewError):
+    """A request names a plan that no plan map routes to a criteria set (exit code 2)."""
+
+    exit_code = 2
+
+
 class RequestTooLarge(UmreviewError):
     """A request asks for more work than the configured limits allow (HTTP 413, exit code 2).
     The message names the limit, the amount found and the setting that raises it."""

@@ -36,10 +36,11 @@ class Service:
         self._lock = threading.Lock()
 
     def reviewer(self, policy: str | None = None) -> Reviewer:
-        key = policy or self.settings.policy
+        """The reviewer of ``policy``; without one, each request's plan (or the default set) chooses."""
+        key = policy or ""
         with self._lock:
             if key not in self._reviewers:
-                self._reviewers[key] = Reviewer(self.kb, policy=key)
+                self._reviewers[key] = Reviewer(self.kb, policy=policy or None)
             return self._reviewers[key]
 
     def submit(self, case: Case, *, actor: str, received_at: datetime | None = None, policy: str | None = None) -> ReviewRecord:

@@ -180,7 +180,7 @@ def test_tiny_criteria_set_loads(tmp_path: Path) -> None:
             id="default-variant-with-condition",
         ),
         pytest.param("tiny.policy.yaml", "UA: approve", "UA: accept", "rating_decisions.UA", id="policy-bad-decision"),
-        pytest.param("tiny.policy.yaml", "version", "versoin", "version", id="policy-required-key-typo"),
+        pytest.param("tiny.policy.yaml", "version", "versoin", "versoin", id="policy-key-typo"),
         pytest.param("codes.yaml", "procedure: mri_wo", "procedure: mri", "codes.72148.procedure", id="codes-bad-procedure"),
     ],
 )

@@ -484,7 +484,7 @@ PROBES = [
         ("The early post-operative period | (section)",),
         "L5-S1 microdiscectomy 10 days ago. New back pain near the incision since surgery. MRI to check the surgery.",
         {"72158": "deny"},
-        xfail="not encoded: no condition on time since surgery (the early post-operative period)",
+        xfail="not encoded in payer-model 2026.2: surgery_within_weeks exists (issue 14), applying it is a new version",
     ),
     # contrast
     Probe(

@@ -120,15 +120,30 @@ class Request(BaseModel):
     diagnoses: list[str] = Field(default_factory=list)
     urgency: Urgency = Urgency.standard
     note_date: date | None = None
+    request_date: date | None = Field(
+        default=None, description="the day the request was received; chooses the criteria version in force"
+    )
+    plan: str | None = Field(default=None, description="the member's health plan, routed to a criteria set by the plan map")
+    line_of_business: str | None = Field(default=None, description="e.g. commercial, medicare-advantage, medicaid")
     clinical_notes: str | None = None
     attachments: list[Attachment] = Field(default_factory=list)
 
-    @field_validator("note_date")
+    @field_validator("note_date", "request_date")
     @classmethod
     def _not_in_the_future(cls, value: date | None) -> date | None:
         if value is not None and value > date.today():
-            raise ValueError(f"note_date {value.isoformat()} is in the future; give the date the note was written")
+            raise ValueError(f"{value.isoformat()} is in the future; give the date the note was written or the request received")
         return value
+
+    @property
+    def decision_date(self) -> tuple[date, str]:
+        """The date that chooses the criteria version in force, and where it came from: the request date,
+        else the note date, else today (a request reviewed as it arrives)."""
+        if self.request_date is not None:
+            return self.request_date, "request date"
+        if self.note_date is not None:
+            return self.note_date, "note date"
+        return date.today(), "date of review"
 
     @model_validator(mode="after")
     def _some_documentation(self) -> Request:
@@ -216,7 +231,20 @@ class Case(BaseModel):
         return str(value) if isinstance(value, int) else value
 
 
-_ECHO_FIELDS = {"id", "age", "sex", "code", "urgency", "note_date", "red_flags", "decisions", "alternatives"}
+_ECHO_FIELDS = {
+    "id",
+    "age",
+    "sex",
+    "code",
+    "urgency",
+    "note_date",
+    "request_date",
+    "plan",
+    "line_of_business",
+    "red_flags",
+    "decisions",
+    "alternatives",
+}
 
 
 def _field_path(loc: Iterable[int | str]) -> str:

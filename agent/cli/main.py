@@ -10,7 +10,7 @@ import logging
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,6 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agent.errors import UmreviewError
+
+if TYPE_CHECKING:
+    from agent.cases.model import Case
+    from agent.review.reviewer import Reviewer
 
 app = typer.Typer(
     name="umreview",
@@ -82,6 +86,10 @@ def review(
     overrides = {k: v for k, v in {"openai_model": model, "llm_cache": False if no_cache else None}.items() if v is not None}
     settings = get_settings().model_copy(update=overrides)
     reviewer = Reviewer(KnowledgeBase(settings), backend=backend, policy=policy)
+    unroutable = _unroutable(reviewer, loaded.cases, loaded.sources)  # no set or version for it: bad input, the rest runs
+    loaded.cases = [c for c in loaded.cases if c.id not in unroutable]
+    if not loaded.cases:
+        raise typer.Exit(2)
     save = cli_reviewer.ReviewSaver(loaded.cases, no_store=no_store)  # audit store: saves each review, prints its id
     with _progress() as progress:
         task = progress.add_task("reviewing", total=len(loaded.cases), visible=len(loaded.cases) > 1)
@@ -117,8 +125,20 @@ def review(
             out.print(summary_table(results))
     if len(loaded.cases) > 1 or reviewer.backend.kind == "llm":
         err.print(result.summary.line(), markup=False, highlight=False)
-    if loaded.errors:
+    if loaded.errors or unroutable:
         raise typer.Exit(2)
+
+
+def _unroutable(reviewer: Reviewer, cases: list[Case], sources: dict[str, str]) -> set[str]:
+    """Cases no criteria set and version can judge (an unmapped plan, a date no version covers), reported."""
+    bad = set()
+    for case in cases:
+        try:
+            reviewer.for_case(case)
+        except UmreviewError as exc:
+            err.print(f"[red]error:[/] {escape(sources.get(case.id, case.id))}: {escape(str(exc))}")
+            bad.add(case.id)
+    return bad
 
 
 @app.command()
@@ -234,3 +254,6 @@ cli_db.register(app)
 from agent.cli import oversight as cli_oversight  # noqa: E402
 
 cli_oversight.register(app)
+from agent.cli import policy as cli_policy  # noqa: E402
+
+cli_policy.register(app)

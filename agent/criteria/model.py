@@ -13,6 +13,7 @@ The one engine that interprets these lives in ``agent.criteria.engine``.
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -22,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agent.cases.model import RED_FLAG_IDS, Decision
-from agent.errors import CriteriaFileError
+from agent.errors import CriteriaFileError, NoCriteriaInForce
 from agent.facts.model import FACT_NAMES, Region
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
@@ -89,12 +90,28 @@ class CareRule(BaseModel):
     undated: Literal["count", "exclude"] = "count"
 
 
+class Reevaluation(BaseModel):
+    """A re-evaluation as its own contact: a dated contact (visit, telehealth, phone call, portal message)
+    at least ``after_weeks`` after the first evaluation. "Seen 08/01, PT 6 weeks, re-seen 09/14" meets
+    ``{after_weeks: 6}``; one visit whose note says "no better after PT" does not (it is one contact)."""
+
+    model_config = _STRICT
+    after_weeks: float = Field(default=0, ge=0)
+
+
 class Condition(BaseModel):
-    """A test over ClinicalFacts. Exactly one key is set.
+    """A test over ClinicalFacts (and the request's dated documents). Exactly one key is set.
 
     Examples: ``{red_flag: cauda_equina}``; ``{fact: radiculopathy}`` (in the code's region);
     ``{conservative_care_weeks: 6}``; ``{recent_conservative_care: {weeks: 6, within_weeks: 12}}``;
     ``{prior_surgery: same_region}``; ``{criterion: candidacy}``;
+    ``{in_person_evaluation: true}`` (an in-person visit whose note holds a neurologic examination: strength,
+    reflexes, sensation or a straight-leg raise; a telehealth visit does not count);
+    ``{reevaluation: {after_weeks: 6}}`` (see ``Reevaluation``);
+    ``{surgery_within_weeks: 6}`` (surgery at this region at most 6 weeks before the request: the early
+    post-operative window; "L4-5 discectomy 3 weeks ago" meets it, "fusion in 2019" does not);
+    ``{prior_imaging_within_weeks: 26}`` (a study of the spine at most 26 weeks before the request:
+    "MRI 2 months ago" meets it; "MRI in 2021" does not; an undated study is not documented);
     ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``.
     """
 
@@ -112,6 +129,10 @@ class Condition(BaseModel):
     prior_surgery: Literal["same_region", "other_region"] | None = None
     criterion: str | None = None
     age_min: int | None = None
+    in_person_evaluation: Literal[True] | None = None
+    reevaluation: Reevaluation | None = None
+    surgery_within_weeks: float | None = Field(default=None, gt=0)
+    prior_imaging_within_weeks: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Condition:
@@ -218,6 +239,12 @@ class Topic(BaseModel):
     version: str
     regions: list[Region] = Field(min_length=1)
     red_flags: list[str] = Field(description="red-flag ids that bear on this topic's region(s)")
+    red_flag_scope: dict[str, Literal["symptom_region"]] = Field(
+        default_factory=dict,
+        description="flags the reader did not place in a region bear on this topic's region only when the "
+        "documented symptoms are there ('symptom_region'): infection with low back pain does not decide a "
+        "cervical study; with no symptom region documented the flag bears on every region (the safe reading)",
+    )
     only_when: Condition | None = Field(default=None, description="topic applies only if this holds")
     only_when_reason: str = Field(default="", description="why a request outside only_when is referred")
     departures: list[Departure] = Field(default_factory=list)
@@ -232,6 +259,9 @@ class Topic(BaseModel):
         unknown = [f for f in self.red_flags if f not in RED_FLAG_IDS]
         if unknown:
             raise ValueError(f"unknown red flag(s) {unknown}")
+        unscoped = [f for f in self.red_flag_scope if f not in self.red_flags]
+        if unscoped:
+            raise ValueError(f"red_flag_scope names flag(s) {unscoped} that are not in this topic's red_flags")
         variant_ids = [v.id for v in self.variants]
         if self.approval_pathway not in variant_ids:
             raise ValueError(f"approval_pathway {self.approval_pathway!r} is not one of the variants {variant_ids}")
@@ -275,14 +305,46 @@ class CriteriaFile(BaseModel):
     topics: list[Topic]
 
 
+class PolicyVersion(BaseModel):
+    """One version of a criteria set and the dates it is in force (both days included).
+
+    A version may name its own topics and replace criteria by id in every topic it uses: version 2025.1
+    of a plan set can require candidacy where 2026.1 does not, with one ``criteria`` entry.
+    """
+
+    model_config = _STRICT
+    version: str
+    effective_from: date
+    effective_to: date | None = Field(default=None, description="last day in force; none: until a later version")
+    summary: str = Field(default="", description="what this version changes, in a reviewer's words")
+    topics: list[str] | None = Field(default=None, min_length=1, description="default: the set's topics")
+    criteria: list[Criterion] = Field(default_factory=list, description="criteria replacing the topics' own, by id")
+
+    @model_validator(mode="after")
+    def _dates(self) -> PolicyVersion:
+        if self.effective_to is not None and self.effective_to < self.effective_from:
+            raise ValueError(f"version {self.version}: effective_to {self.effective_to} is before effective_from")
+        return self
+
+    def in_force(self, on: date) -> bool:
+        return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
+
+
 class Policy(BaseModel):
-    """A criteria set: versioned, effective-dated, selectable per request or plan."""
+    """A criteria set: versioned, effective-dated, selectable per request or plan.
+
+    Either one version (``version`` and ``effective``, in force from that day on) or ``versions``.
+    A loaded ``CriteriaSet`` carries the one version in force, with ``version``, ``effective`` and
+    ``effective_to`` filled from it.
+    """
 
     model_config = _STRICT
     id: str
     title: str
-    version: str
-    effective: date
+    version: str = ""
+    effective: date | None = None
+    effective_to: date | None = None
+    versions: list[PolicyVersion] = Field(default_factory=list)
     description: str = ""
     topics: list[str] = Field(min_length=1)
     rating_decisions: dict[Rating, Decision]
@@ -290,6 +352,35 @@ class Policy(BaseModel):
         default=Decision.refer,
         description="decision for a 'may be appropriate' study when a 'usually appropriate' one fits the same variant",
     )
+
+    @model_validator(mode="after")
+    def _one_way_of_versioning(self) -> Policy:
+        resolved = any(v.version == self.version and v.effective_from == self.effective for v in self.versions)
+        if self.versions and (self.version or self.effective) and not resolved:
+            raise ValueError("give either version and effective (one version) or versions, not both")
+        if not self.versions:
+            if not self.version or self.effective is None:
+                raise ValueError("a criteria set needs version and effective, or a list of versions")
+            self.versions = [PolicyVersion(version=self.version, effective_from=self.effective, effective_to=self.effective_to)]
+        ordered = sorted(self.versions, key=lambda v: v.effective_from)
+        for before, after in itertools.pairwise(ordered):
+            if before.effective_to is None or before.effective_to >= after.effective_from:
+                raise ValueError(
+                    f"versions {before.version} and {after.version} overlap: give {before.version} an effective_to "
+                    f"before {after.effective_from}"
+                )
+        if len({v.version for v in self.versions}) != len(self.versions):
+            raise ValueError("two versions share a version name")
+        self.versions = ordered
+        return self
+
+    def version_on(self, on: date) -> PolicyVersion:
+        """The version in force on ``on``; ``NoCriteriaInForce`` when there is none (never another version)."""
+        found = next((v for v in self.versions if v.in_force(on)), None)
+        if found is None:
+            spans = ", ".join(f"{v.version} {v.effective_from}..{v.effective_to or 'open'}" for v in self.versions)
+            raise NoCriteriaInForce(self.id, on.isoformat(), spans)
+        return found
 
 
 class CriteriaSet(BaseModel):
@@ -340,8 +431,11 @@ def load_policies(directory: Path) -> dict[str, Policy]:
     return {p.id: p for p in (_validate(Policy, path) for path in sorted(directory.glob("*.policy.yaml")))}
 
 
-def load_criteria_set(directories: list[Path], policy_id: str) -> CriteriaSet:
-    """Load one policy with its topics from the guideline directories (built-in first)."""
+def load_criteria_set(
+    directories: list[Path], policy_id: str, on: date | None = None, *, version: str | None = None
+) -> CriteriaSet:
+    """Load one policy with its topics from the guideline directories (built-in first): the version in
+    force on ``on`` (default today), or the version named ``version``."""
     topics: dict[str, Topic] = {}
     policies: dict[str, Policy] = {}
     codes: CodeTable | None = None
@@ -356,7 +450,35 @@ def load_criteria_set(directories: list[Path], policy_id: str) -> CriteriaSet:
     if policy_id not in policies:
         raise CriteriaFileError(directories[0], "policy", f"unknown criteria set {policy_id!r}; known: {sorted(policies)}")
     policy = policies[policy_id]
-    missing = [t for t in policy.topics if t not in topics]
+    if version is not None:
+        chosen = next((v for v in policy.versions if v.version == version), None)
+        if chosen is None:
+            known = [v.version for v in policy.versions]
+            raise CriteriaFileError(directories[0], f"{policy_id}.versions", f"no version {version!r}; known: {known}")
+    else:
+        chosen = policy.version_on(on or date.today())
+    return resolve_version(policy, chosen, topics, codes, directories[0])
+
+
+def resolve_version(
+    policy: Policy, chosen: PolicyVersion, topics: dict[str, Topic], codes: CodeTable, where: Path
+) -> CriteriaSet:
+    """The criteria set of one version: its topics, with the version's criteria replacing theirs by id."""
+    names = chosen.topics or policy.topics
+    missing = [t for t in names if t not in topics]
     if missing:
-        raise CriteriaFileError(directories[0], f"{policy_id}.topics", f"unknown topic(s) {missing}")
-    return CriteriaSet(policy=policy, topics=[topics[t] for t in policy.topics], codes=codes)
+        raise CriteriaFileError(where, f"{policy.id}.topics", f"unknown topic(s) {missing}")
+    replaced = {c.id: c for c in chosen.criteria}
+    unused = set(replaced) - {c.id for t in names for c in topics[t].criteria}
+    if unused:
+        raise CriteriaFileError(
+            where, f"{policy.id}.versions.{chosen.version}.criteria", f"criterion id(s) {sorted(unused)} are in no topic"
+        )
+    resolved = [
+        topics[t].model_copy(update={"criteria": [replaced.get(c.id, c) for c in topics[t].criteria]}) if replaced else topics[t]
+        for t in names
+    ]
+    header = policy.model_copy(
+        update={"version": chosen.version, "effective": chosen.effective_from, "effective_to": chosen.effective_to}
+    )
+    return CriteriaSet(policy=header, topics=resolved, codes=codes)

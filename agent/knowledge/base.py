@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 from functools import cached_property
 from pathlib import Path
 
 from agent.cases.determination import GuidelineCitation
-from agent.criteria.model import Cite, CriteriaSet, load_criteria_set, load_policies
+from agent.cases.model import Case
+from agent.criteria.model import Cite, CriteriaSet, Policy, load_criteria_set, load_policies, load_topics
+from agent.criteria.selection import PlanMap, Selection, load_plan_map, select_policy
 from agent.errors import CriteriaFileError
 from agent.knowledge.documents import Corpus, builtin_guidelines_dir, corpus_for
 from agent.knowledge.embeddings import Embedder, get_embedder
@@ -47,23 +50,53 @@ class KnowledgeBase:
     def version(self) -> str:
         return self.corpus.version
 
-    def policies(self) -> list[str]:
-        found: dict[str, object] = {}
+    def _policies(self) -> dict[str, Policy]:
+        found: dict[str, Policy] = {}
         for directory in self.directories:
             if directory.is_dir():
                 found.update(load_policies(directory))
-        return sorted(found)
+        return found
 
-    def criteria(self, policy_id: str | None = None) -> CriteriaSet:
-        return self._criteria_cache(policy_id or self.settings.policy)
+    def policies(self) -> list[str]:
+        return sorted(self._policies())
 
-    def _criteria_cache(self, policy_id: str) -> CriteriaSet:
-        cache: dict[str, CriteriaSet] = self.__dict__.setdefault("_criteria", {})
-        if policy_id not in cache:
-            criteria = load_criteria_set([d for d in self.directories if d.is_dir()], policy_id)
+    def policy(self, policy_id: str) -> Policy:
+        """A criteria set's header with all its versions (``CriteriaFileError`` if unknown)."""
+        found = self._policies()
+        if policy_id not in found:
+            raise CriteriaFileError(self.directories[0], "policy", f"unknown criteria set {policy_id!r}; known: {sorted(found)}")
+        return found[policy_id]
+
+    def policy_documents(self, policy_id: str) -> set[str]:
+        """The guideline documents any version of a criteria set draws on."""
+        policy = self.policy(policy_id)
+        topics = {}
+        for directory in self.directories:
+            if directory.is_dir():
+                topics.update(load_topics(directory))
+        names = set(policy.topics) | {t for v in policy.versions for t in (v.topics or [])}
+        return {topics[n].document for n in names if n in topics}
+
+    def plan_map(self) -> PlanMap:
+        return load_plan_map([d for d in self.directories if d.is_dir()])
+
+    def select(self, case: Case, explicit: str | None = None) -> Selection:
+        """The criteria set for a case (explicit, plan, line of business, default) and the date that picks its version."""
+        return select_policy(case.request, self.plan_map(), default=self.settings.policy, explicit=explicit)
+
+    def criteria(self, policy_id: str | None = None, on: date | None = None, *, version: str | None = None) -> CriteriaSet:
+        """A criteria set: the version named, or the one in force on ``on`` (default today)."""
+        pid = policy_id or self.settings.policy
+        chosen = version or self.policy(pid).version_on(on or date.today()).version
+        return self._criteria_cache(pid, chosen)
+
+    def _criteria_cache(self, policy_id: str, version: str) -> CriteriaSet:
+        cache: dict[tuple[str, str], CriteriaSet] = self.__dict__.setdefault("_criteria", {})
+        if (policy_id, version) not in cache:
+            criteria = load_criteria_set([d for d in self.directories if d.is_dir()], policy_id, version=version)
             self._check_cites(criteria)
-            cache[policy_id] = criteria
-        return cache[policy_id]
+            cache[(policy_id, version)] = criteria
+        return cache[(policy_id, version)]
 
     def _check_cites(self, criteria: CriteriaSet) -> None:
         for topic in criteria.topics:

@@ -28,7 +28,7 @@ from agent.cases.determination import (
 from agent.cases.model import Case, Decision
 from agent.criteria.engine import Engine
 from agent.criteria.model import CriteriaSet
-from agent.errors import BackendError
+from agent.errors import BackendError, NoCriteriaInForce
 from agent.facts.extract import extract_facts
 from agent.facts.model import ClinicalFacts
 from agent.knowledge.base import KnowledgeBase
@@ -59,13 +59,23 @@ class Reviewer:
     """Reviews cases against one knowledge base and criteria set with one backend."""
 
     def __init__(
-        self, kb: KnowledgeBase, *, backend: Backend | str | None = None, policy: str | None = None, retrieve: bool = True
+        self,
+        kb: KnowledgeBase,
+        *,
+        backend: Backend | str | None = None,
+        policy: str | None = None,
+        retrieve: bool = True,
+        version: str | None = None,
     ) -> None:
         self.kb = kb
         if backend is None or isinstance(backend, str):
             backend = get_backend(backend or kb.settings.backend, kb.settings)
         self.backend = backend
-        self.criteria: CriteriaSet = kb.criteria(policy)
+        # ``policy`` given: every case is judged by that set; None: each case's plan (or the default)
+        # chooses it. Either way the version in force on the case's date is used (``for_case``).
+        self.explicit_policy = policy
+        self.criteria: CriteriaSet = kb.criteria(policy, version=version) if version else self._current(policy)
+        self._siblings: dict[tuple[str, str], Reviewer] = {}
         self.engine = Engine(self.criteria, kb.resolve)
         self.validator = Validator(self.criteria, kb.corpus, self.engine)
         self.retrieve = retrieve
@@ -75,8 +85,32 @@ class Reviewer:
         # acr-default, or the reverse) is not the standard applied. Ingested user documents belong to
         # no set and are always searched.
         own = {t.document for t in self.criteria.topics}
-        others = {t.document for p in kb.policies() if p != self.criteria.policy.id for t in kb.criteria(p).topics}
+        others = {d for p in kb.policies() if p != self.criteria.policy.id for d in kb.policy_documents(p)}
         self.foreign_documents = frozenset(others - own)
+
+    def _current(self, policy: str | None) -> CriteriaSet:
+        """Today's version of the set (the one a case without dates gets); the latest if none is in force."""
+        try:
+            return self.kb.criteria(policy)
+        except NoCriteriaInForce:
+            latest = self.kb.policy(policy or self.kb.settings.policy).versions[-1]
+            return self.kb.criteria(policy, version=latest.version)
+
+    def for_case(self, case: Case) -> Reviewer:
+        """The reviewer of the criteria set and version that judge ``case`` (this one, or a sibling sharing
+        the knowledge base and backend). Raises ``PlanNotMapped`` or ``NoCriteriaInForce``: a request is
+        never judged by a default it did not choose."""
+        selection = self.kb.select(case, explicit=self.explicit_policy)
+        version = self.kb.policy(selection.policy).version_on(selection.on).version
+        key = (selection.policy, version)
+        if key == (self.criteria.policy.id, self.criteria.policy.version):
+            return self
+        with self._prepare_lock:
+            if key not in self._siblings:
+                self._siblings[key] = Reviewer(
+                    self.kb, backend=self.backend, policy=selection.policy, retrieve=self.retrieve, version=version
+                )
+            return self._siblings[key]
 
     def filters(self, region: str | None = None) -> Filters:
         """Retrieval filters for this criteria set, optionally for one body region."""
@@ -93,6 +127,9 @@ class Reviewer:
         return dict(zip(case.request.codes, self.kb.search_many(queries), strict=True))
 
     def request_for(self, case: Case) -> DraftRequest:
+        target = self.for_case(case)
+        if target is not self:
+            return target.request_for(case)
         facts = extract_facts(case)  # per case and lock-free: a long note never makes other requests wait
         if self.retrieve:
             with self._prepare_lock:  # the shared, lazily built retriever is built once, by one thread
@@ -109,7 +146,11 @@ class Reviewer:
 
     def review(self, case: Case) -> Determination:
         """The final determination for ``case``; thread-safe (batches call it from worker threads).
-        A case with an unreadable document is pended (every code referred) whatever the drafts say."""
+        The criteria version in force on the request's date decides it; a case with an unreadable
+        document is pended (every code referred) whatever the drafts say."""
+        target = self.for_case(case)
+        if target is not self:
+            return target.review(case)
         return pend_unreadable(self._review(case), case)
 
     def _review(self, case: Case) -> Determination:

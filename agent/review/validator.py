@@ -16,9 +16,10 @@ from agent.cases.determination import (
     ViolationKind,
 )
 from agent.cases.model import Case, Decision
+from agent.criteria.conditions import bears_on
 from agent.criteria.engine import Engine
 from agent.criteria.model import CriteriaSet
-from agent.facts.model import ClinicalFacts
+from agent.facts.model import ClinicalFacts, Region
 from agent.knowledge.documents import Corpus
 
 K = ViolationKind
@@ -118,7 +119,14 @@ class Validator:
     def _check_decision(
         self, d: CodeDetermination, case: Case, facts: ClinicalFacts, region: str, disputed: bool
     ) -> list[Violation]:
-        bearing = {f for t in self.criteria.topics if region in t.regions for f in t.red_flags}
+        # a flag the topic scopes to the symptoms' region (red_flag_scope) bears only where bears_on says
+        bearing = {
+            f
+            for t in self.criteria.topics
+            if region in t.regions
+            for f in t.red_flags
+            if f not in t.red_flag_scope or bears_on(facts, t, Region(region), f)
+        }
         flags = [f for f in facts.present_flags() if f in bearing]
         rules = self.engine.decide_code(case, facts, d.code)
         if d.decision == Decision.deny:
