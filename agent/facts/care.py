@@ -150,6 +150,7 @@ def _in_sequence(note: Note, courses: list[_Course]) -> list[CareEpisode]:
             continue
         earlier.episode.ended = start[0]
         earlier.episode.started = start[0] - timedelta(days=round(earlier.episode.weeks * 7))
+        earlier.episode.chained = later.episode.chained = True
     return [c.episode for c in courses]
 
 

@@ -17,7 +17,6 @@ from agent.facts.care import conservative_care, prior_surgeries
 from agent.facts.codes import flag_codes
 from agent.facts.context import Mention, Modifier
 from agent.facts.criteria_facts import supplement
-from agent.facts.injection import find_instructions
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.facts.note import Note, lexicon, rx
 from agent.facts.textspans import Sentence, split_sentences
@@ -314,7 +313,7 @@ def _symptoms(note: Note, lex: dict[str, Any]) -> tuple[Fact, list[Region]]:
 
 
 def _injections(note: Note, lex: dict[str, Any]) -> list[Evidence]:
-    return _dedupe(note.evidence(s.start, s.end) for s in find_instructions(note.text))  # phrasings: data/injection.yaml
+    return _dedupe(note.evidence(s.start, s.end) for s in note.instructions)  # phrasings: data/injection.yaml
 
 
 def extract_facts(case: Case) -> ClinicalFacts:

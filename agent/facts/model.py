@@ -98,7 +98,14 @@ class CareEpisode(BaseModel):
     dated: bool = False
     regions: list[Region] = Field(default_factory=list, description="regions its sentence names (empty: not said)")
     document_date: date | None = Field(default=None, description="date of the document that states it")
+    chained: bool = Field(default=False, description="placed before or after another course by a sequence word")
     evidence: list[Evidence] = Field(default_factory=list, description="the treatment and the words giving its length")
+
+    @property
+    def placed(self) -> bool:
+        """On the calendar: dated by the note, ending on the date of a dated document, or chained to
+        another course. A bare length in an undated note may have run at any time, so it is not."""
+        return self.ended is not None and (self.dated or self.document_date is not None or self.chained)
 
     def for_region(self, region: Region | str | None) -> bool:
         return region is None or not self.regions or Region(region) in self.regions
@@ -175,7 +182,8 @@ class ConservativeCare(BaseModel):
         """Weeks of documented treatment for ``region`` (courses naming another region do not count),
         of the named modalities, optionally only inside the ``within_weeks`` before ``note_date``.
         Courses on the calendar count as the union of their intervals; a course that cannot be placed
-        counts in full on its own (its timing cannot be checked). None when no course has a length."""
+        counts in full on its own and never adds to another (it may have run at the same time).
+        None when no course has a length."""
         courses = [
             e
             for e in self.episodes
@@ -188,8 +196,8 @@ class ConservativeCare(BaseModel):
         window_start = None
         if within_weeks is not None and note_date is not None:
             window_start = note_date - timedelta(days=round(within_weeks * 7))
-        placed = [i for e in courses if (i := e.interval(window_start)) is not None]
-        loose = [e.weeks for e in courses if e.ended is None]
+        placed = [i for e in courses if e.placed and (i := e.interval(window_start)) is not None]
+        loose = [e.weeks for e in courses if not e.placed]
         return round(max([union_weeks(placed), *loose]), 1)
 
     def weeks_within(self, window_weeks: float, note_date: date | None) -> float | None:
