@@ -94,6 +94,21 @@ ROWS = [
         2.0,
     ),
     ("undated-lengths-do-not-add", "Back pain 4 months. PT 01/05/2026 to 03/02/2026. Also ibuprofen for 3 weeks.", None, 8.0),
+    # --- visit logs and care said to continue in a later document
+    (
+        "visit-log-in-therapy-document",
+        "=== Chiropractic records (2026-10-30) ===\nAdjustments on 08/04, 08/11, 08/18, 09/01, 09/15 and 09/29 - 6 visits.",
+        None,
+        8.0,
+    ),
+    (
+        "continued-in-later-document",
+        "--- Office visit 08/31/2026 ---\nStarted duloxetine for the leg pain.\n"
+        "--- Office visit 10/26/2026 ---\nStill taking duloxetine daily, no better.",
+        None,
+        8.0,
+    ),
+    ("pain-scores-are-not-dates", "PT sessions: 10/05, 10/12, 10/19; pain 7/10 then 6/10 at the last visit.", None, 2.0),
     # --- care is attributed to the region its sentence names
     (
         "other-region-not-credited",

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from agent.facts.context import Modifier
-from agent.facts.durations import timeline_vocabulary
+from agent.facts.context import Mention, Modifier
+from agent.facts.durations import find_dates, timeline_vocabulary
 from agent.facts.model import CareEpisode, ConservativeCare, Evidence, FactStatus, Modality, PriorSurgery, Region
 from agent.facts.note import Note, rx
+from agent.facts.textspans import Sentence
 
 NEARBY = 2  # sentences after (and one before) a modality mention that may carry its dates
 SEQUENCE_REACH = 200  # characters between two courses that a sequence word may join
@@ -39,6 +40,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
     duration_evidence: list[Evidence] = []
     conflicts: list[Evidence] = []
     denials = lex.get("care_denied", {})
+    logs = _visit_logs(note, lex)
     for name, patterns in lex["conservative_care"].items():
         mentions = note.mentions(f"care:{name}", patterns)
         denial = denials.get("medications" if name in lex.get("medications", []) else name)
@@ -99,8 +101,12 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
             )
             duration_evidence.append(note.evidence(d.start, d.end, sent))
         courses = _longest_undated(list(own.values()))
+        courses += [c for c in (_continued(note, name, asserted, lex), *logs.pop(name, [])) if c is not None]
         episodes += courses
         modalities.append(_modality(name, evidence, [c.episode for c in courses]))
+    for name, logged in logs.items():  # a visit log of a modality named only in its document's title
+        episodes += logged
+        modalities.append(_modality(name, [e for c in logged for e in c.episode.evidence][:1], [c.episode for c in logged]))
     timeline = _in_sequence(note, sorted(episodes, key=lambda c: c.at))
     care = ConservativeCare(
         modalities=modalities,
@@ -120,6 +126,91 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
 class _Course:
     at: int  # offset of the words giving its length
     episode: CareEpisode
+
+
+def _continued(note: Note, name: str, asserted: list[Mention], lex: dict[str, Any]) -> _Course | None:
+    """A course said to continue in a later document ran at least from the first dated document
+    that names it: PCP 10/02 "already seeing a physical therapist", PCP 11/11 "has been going to PT"."""
+    ongoing = timeline_vocabulary()["ongoing_words"]
+    dated = [(when, m) for m in asserted if (when := note.written_on(m.start)) is not None]
+    if len(dated) < 2:
+        return None
+    first_date, first = min(dated, key=lambda item: item[0])
+    later = [(when, m) for when, m in dated if when > first_date and ongoing.search(m.sentence.text)]
+    if not later:
+        return None
+    last_date, last = max(later, key=lambda item: item[0])
+    episode = CareEpisode(
+        modality=name,
+        weeks=round((last_date - first_date).days / 7, 1),
+        started=first_date,
+        ended=last_date,
+        dated=True,
+        regions=_regions(first.sentence.text, lex),
+        document_date=last_date,
+        evidence=[note.evidence(first.start, first.end, first.sentence), note.evidence(last.start, last.end, last.sentence)],
+    )
+    return _Course(at=last.start, episode=episode)
+
+
+_TITLE_LOOKBACK = 3  # dated headers searched back from a visit log for the modality its document names
+
+
+def _visit_logs(note: Note, lex: dict[str, Any]) -> dict[str, list[_Course]]:
+    """Courses read from visit logs: a sentence listing three or more dates with a visit word runs
+    from the first date to the last, for the modality it names or its document's title names."""
+    visits = timeline_vocabulary()["visit_words"]
+    found: dict[str, list[_Course]] = {}
+    for sentence in note.sentences:
+        if not visits.search(sentence.text) or note.is_instruction(sentence):
+            continue
+        when = note.written_on(sentence.start) or note.note_date
+        body = _after_header(note, sentence)
+        dates = sorted({d for _, d in find_dates(note.text[body : sentence.end], note_date=when)})
+        if len(dates) < 3:
+            continue
+        name = _modality_named(sentence.text, lex) or _titled_modality(note, sentence.start, lex)
+        if name is None:
+            continue
+        episode = CareEpisode(
+            modality=name,
+            weeks=round((dates[-1] - dates[0]).days / 7, 1),
+            started=dates[0],
+            ended=dates[-1],
+            dated=True,
+            regions=_regions(sentence.text, lex),
+            document_date=when,
+            evidence=[note.evidence(sentence.start, sentence.end, sentence)],
+        )
+        found.setdefault(name, []).append(_Course(at=sentence.start, episode=episode))
+    return found
+
+
+def _after_header(note: Note, sentence: Sentence) -> int:
+    """Where the sentence's own words start: after a dated header line it runs into."""
+    inside = [start for start, _ in note.sections if sentence.start <= start < sentence.end]
+    if not inside:
+        return sentence.start
+    line_end = note.text.find("\n", inside[-1])
+    return line_end + 1 if 0 <= line_end < sentence.end else sentence.start
+
+
+def _modality_named(text: str, lex: dict[str, Any]) -> str | None:
+    for name, patterns in lex["conservative_care"].items():
+        if name != "unspecified" and rx("|".join(patterns)).search(text):
+            return name
+    return None
+
+
+def _titled_modality(note: Note, pos: int, lex: dict[str, Any]) -> str | None:
+    """The modality named in the header lines of the dated sections before ``pos`` (nearest first)."""
+    headers = [start for start, _ in note.sections if start <= pos][-_TITLE_LOOKBACK:]
+    for start in reversed(headers):
+        line_end = note.text.find("\n", start)
+        name = _modality_named(note.text[start : line_end if line_end >= 0 else len(note.text)], lex)
+        if name is not None:
+            return name
+    return None
 
 
 def _longest_undated(courses: list[_Course]) -> list[_Course]:

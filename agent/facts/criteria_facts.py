@@ -82,7 +82,8 @@ def _deficit_regions(deficit: Fact, spec: dict[str, list[str]]) -> list[Region]:
 def supplement(note: Note, lex: dict[str, Any], facts: ClinicalFacts) -> ClinicalFacts:
     spec = lex["criteria_fidelity"]
     flags = facts.red_flags
-    trauma = _asserted(note, "low_energy_trauma", spec["low_energy_trauma"])
+    denied = rx(lex["fall_denied"])  # "Falls screen: no falls in the past 12 months"
+    trauma = [m for m in _asserted(note, "low_energy_trauma", spec["low_energy_trauma"]) if not denied.search(m.sentence.text)]
     facts.low_energy_trauma = Fact(status=FactStatus.present, evidence=_ev(note, trauma)[:3]) if trauma else Fact()
     fragile = _chronic(note, "bone_fragility", spec["bone_fragility"])
     facts.bone_fragility = Fact(status=FactStatus.present, evidence=_ev(note, fragile)[:3]) if fragile else Fact()

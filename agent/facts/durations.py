@@ -99,6 +99,7 @@ _AGO_RE = re.compile(rf"{_NO_WORD_BEFORE}{_QUANTITY}\s+ago\b", re.IGNORECASE)
 _LENGTH_RE = re.compile(rf"{_NO_WORD_BEFORE}(?:x\s*)?{_QUANTITY}", re.IGNORECASE)
 
 _STRENGTH_GRADE = re.compile(r"[0-5]/5")
+_PAIN_SCORE = re.compile(r"\d{1,2}/10")  # "pain 6/10": a score, not June 10
 _ISO_RE = re.compile(rf"({_ISO})", re.IGNORECASE)
 _US_RE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?")
 _NAMED_RE = re.compile(
@@ -166,11 +167,11 @@ _DATE_TOKEN_RE = re.compile(rf"(?<![\w/]){_DATE}", re.IGNORECASE)
 
 def find_dates(text: str, *, note_date: date | None, offset: int = 0) -> list[tuple[int, date]]:
     """(offset, date) of every date written in ``text`` that is not after ``note_date``; strength
-    grades that look like dates ("4/5") are skipped."""
+    grades and pain scores that look like dates ("4/5", "6/10") are skipped."""
     found = []
     for match in _DATE_TOKEN_RE.finditer(text):
         token = match.group(0)
-        if _STRENGTH_GRADE.fullmatch(token) or token.lower() in ("today", "yesterday"):
+        if _STRENGTH_GRADE.fullmatch(token) or _PAIN_SCORE.fullmatch(token) or token.lower() in ("today", "yesterday"):
             continue
         when = parse_date(token, note_date=note_date)
         if when is not None and not _after(when, note_date):

@@ -79,6 +79,9 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
     for flag in RED_FLAG_IDS:
         spec = lex["red_flags"][flag]
         mentions = note.mentions(flag, spec["patterns"])
+        if spec.get("not_in_sentence"):  # "motorcycle accident 1998, no spine injury": said not to bear on the spine
+            excluded = rx(spec["not_in_sentence"])
+            mentions = [m for m in mentions if not excluded.search(m.sentence.text)]
         fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
         # Chronic risk factors (dialysis, transplant drugs, HIV, osteoporosis, long-term steroids) are
         # current while listed in the history; only a resolved one ("in remission", "resolved") is not.
@@ -94,8 +97,8 @@ _LAB = r"\b(ESR|CRP|sed\s+rate)\s*(?:of|was|is|:|=)?\s*(\d+(?:\.\d+)?)\s*(mg/dL|
 _PVR = r"\b(?:post[-\s]?void\s+residual|PVR)\s*(?:of|was|is|:|=)?\s*(?:~|approximately\s+)?(\d{2,4})\s*(?:mL|ml|cc)"
 _GRADE = r"\b([0-5])([+-])?\s*/\s*5\b"
 _NOT_STRENGTH = r"^\s*(?:\w+\s+)?(?:reflex\w*|DTRs?|jerks?|scale|grading|grade\b|system)"  # "3/5 reflexes", "0/5 scale"
-_LEG = r"ankle|foot|toe|EHL|\bTA\b|tibialis|dorsiflex|plantar|quad|hip|knee|leg|\bLE\b|LLE|RLE|gastroc|hamstring"
-_ARM = r"deltoid|biceps|triceps|wrist|grip|finger|intrinsic|hand|arm|elbow|shoulder|\bUE\b|LUE|RUE|interossei"
+_LEG = r"ankle|foot|toe|EHL|\bTA\b|tibialis|dorsiflex|plantar|quad|hip|knee|leg|\bLE\b|\bLLE\b|\bRLE\b|gastroc|hamstring"
+_ARM = r"deltoid|biceps|triceps|wrist|grip|finger|intrinsic|hand|arm|elbow|shoulder|\bUE\b|\bLUE\b|\bRUE\b|interossei"
 
 
 def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], deficit: Fact) -> None:
@@ -116,7 +119,7 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
                 found.setdefault("progressive_neuro_deficit", []).append(evidence)
     if note.age is not None and note.age >= lex["fall_age"]:
         for mention in note.mentions("fall", lex["fall_patterns"]):
-            if mention.asserted:
+            if mention.asserted and not rx(lex["fall_denied"]).search(mention.sentence.text):
                 found.setdefault("fracture", []).append(note.evidence(mention.start, mention.end, mention.sentence))
     for flag, items in found.items():
         _add_evidence(flags[flag], items)
@@ -173,7 +176,7 @@ _REFLEX_GRADE = r"(?<![\d/])(?P<grade>[34])\+(?!\s*/\s*5)(?:\s*/\s*[0-4]\+?)?"
 def _side_by_side_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Region | None]]:
     """Right/left strength written side by side after the muscle ("Tibialis anterior 2/2-", "Hip
     abductors 3+/3+"): the weaker side's grade. A "/5" denominator is read by ``_motor_grades``."""
-    if re.search(r"reflex|DTR|jerk", sent.text, re.IGNORECASE):
+    if re.search(r"reflex|DTR|jerk|patellar|achilles|brachioradialis", sent.text, re.IGNORECASE):
         return []
     found = []
     for m in re.finditer(_SIDE_BY_SIDE, sent.text, re.IGNORECASE):
