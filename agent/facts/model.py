@@ -200,10 +200,6 @@ class ConservativeCare(BaseModel):
         loose = [e.weeks for e in courses if not e.placed]
         return round(max([union_weeks(placed), *loose]), 1)
 
-    def weeks_within(self, window_weeks: float, note_date: date | None) -> float | None:
-        """Weeks of documented treatment inside the window before the note date."""
-        return self.weeks_for(within_weeks=window_weeks, note_date=note_date)
-
     @property
     def evidence(self) -> list[Evidence]:
         quotes = [e for m in self.modalities if m.status == FactStatus.present for e in m.evidence]
