@@ -66,7 +66,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
         ]
         own: dict[int, _Course] = {}
         for m in asserted:
-            index = note.sentences.index(m.sentence)
+            index = note.sentence_index(m.sentence)
             candidates = [(d, m.sentence) for d in note.durations(m.sentence)]
             if not candidates:
                 around = note.sentences[max(0, index - 1) : index + NEARBY + 1]

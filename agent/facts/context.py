@@ -22,6 +22,7 @@ FAMILY. Uncertainty ("possible", "rule out") is folded into HYPOTHETICAL.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -188,11 +189,14 @@ def find_mentions(
     *,
     sentences: list[Sentence] | None = None,
     rules: Sequence[ModifierRule] | None = None,
+    trigger_cache: dict[tuple[int, int, int], list[_Trigger]] | None = None,
 ) -> list[Mention]:
     """Find every target match in ``note`` and the ConText modifiers that apply to it.
 
     ``sentences`` defaults to ``split_sentences(note)``; ``rules`` to ``load_modifier_rules()``.
-    Mentions are returned in note order; a target never spans two sentences.
+    ``trigger_cache`` (one dict per note, kept by the caller) saves matching the modifier rules
+    again in a sentence an earlier call already scanned. Mentions are returned in note order; a
+    target never spans two sentences.
     """
     compiled = [(target.concept, re.compile(target.pattern, re.IGNORECASE)) for target in targets]
     if sentences is None:
@@ -200,8 +204,10 @@ def find_mentions(
     if rules is None:
         rules = _default_rules()
     mentions: list[Mention] = []
-    for sentence in sentences:
-        mentions.extend(_sentence_mentions(note, sentence, compiled, rules))
+    candidates = _candidate_sentences(note, sentences, [target.pattern for target in targets])
+    for index, sentence in enumerate(sentences):
+        if candidates is None or index in candidates:
+            mentions.extend(_sentence_mentions(note, sentence, compiled, rules, trigger_cache))
     mentions.sort(key=lambda mention: (mention.start, mention.end, mention.concept))
     return mentions
 
@@ -211,6 +217,7 @@ def _sentence_mentions(
     sentence: Sentence,
     targets: Sequence[tuple[str, re.Pattern[str]]],
     rules: Sequence[ModifierRule],
+    trigger_cache: dict[tuple[int, int, int], list[_Trigger]] | None = None,
 ) -> list[Mention]:
     found = [
         (concept, sentence.start + match.start(), sentence.start + match.end())
@@ -222,7 +229,7 @@ def _sentence_mentions(
         return []
     triggers = [
         trigger
-        for trigger in _match_triggers(sentence, rules)
+        for trigger in _cached_triggers(sentence, rules, trigger_cache)
         if not any(_overlaps(trigger.start, trigger.end, start, end) for _, start, end in found)
     ]
     triggers = _resolve_overlaps(triggers)
@@ -258,6 +265,140 @@ def _mention(
         modifiers=frozenset(category for category, _ in applied),
         triggers=tuple(applied),
     )
+
+
+def _candidate_sentences(note: str, sentences: Sequence[Sentence], patterns: Sequence[str]) -> set[int] | None:
+    """The indexes of the sentences any pattern might match in (None: every sentence).
+
+    A sound prefilter: each pattern with its zero-width assertions removed (``_relaxed``) matches
+    wherever the pattern itself does, and without assertions a search from any offset of the whole
+    note behaves as on a slice, so every start offset it finds is enumerated once over the note.
+    A sentence holding none of those offsets holds no match of the pattern. An ASCII note is
+    searched lower-cased with lower-cased patterns (case-insensitive matching is several times slower).
+    """
+    starts = [sentence.start for sentence in sentences]
+    if any(b.start < a.end for a, b in zip(sentences, sentences[1:])):
+        return None  # overlapping or unordered sentences: scan them all
+    folded = note.isascii()
+    text = note.lower() if folded else note
+    found: set[int] = set()
+    for pattern in patterns:
+        relaxed = _relaxed(pattern, folded)
+        if relaxed is None:
+            return None
+        match = relaxed.search(text)
+        while match is not None:
+            index = bisect_right(starts, match.start()) - 1
+            after = match.start() + 1
+            if index >= 0 and match.start() < sentences[index].end:
+                found.add(index)
+                after = max(after, sentences[index].end)  # one offset per sentence is enough
+            match = relaxed.search(text, after)
+    return found
+
+
+_ASSERTIONS = ("(?=", "(?!", "(?<=", "(?<!")
+_UNSAFE = re.compile(r"\\(?:[1-9]|[xuUN0])|\(\?P=|\(\?\(")
+
+
+@lru_cache(maxsize=4096)
+def _relaxed(pattern: str, folded: bool) -> re.Pattern[str] | None:
+    """``pattern`` without its zero-width assertions (lookarounds, ``\\b``, anchors): it matches at
+    least wherever ``pattern`` does (case-insensitively; ``folded``: lower-cased, to be run without
+    IGNORECASE over lower-cased ASCII text). None where that cannot be done safely (back-references,
+    conditionals, character escapes by code, a pattern that can match the empty string, or one that
+    will not parse)."""
+    if _UNSAFE.search(pattern):
+        return None
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            if pattern[i + 1 : i + 2] not in ("b", "B", "A", "Z"):
+                out.append(pattern[i : i + 2])
+            i += 2
+        elif char == "[":
+            end = _class_end(pattern, i)
+            out.append(_fold_class(pattern[i:end]) if folded else pattern[i:end])
+            i = end
+        elif pattern.startswith(_ASSERTIONS, i):
+            i = _group_end(pattern, i)
+        elif char in "^$":
+            i += 1
+        elif pattern.startswith(("(?P<", "(?-i:", "(?i:"), i):
+            head = pattern[i : pattern.index("<" if pattern[i + 2] == "P" else ":", i) + 1]
+            out.append("(?:" if head.endswith(":") and folded else head)
+            i += len(head)
+        else:
+            out.append(char.lower() if folded else char)
+            i += 1
+    try:
+        relaxed = re.compile("".join(out), 0 if folded else re.IGNORECASE)
+    except re.error:
+        return None
+    return None if relaxed.match("") is not None else relaxed
+
+
+def _fold_class(text: str) -> str:
+    """A character class with its literal letters lower-cased (escapes kept: ``\\S`` is not ``\\s``)."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\":
+            out.append(text[i : i + 2])
+            i += 2
+        else:
+            out.append(text[i].lower())
+            i += 1
+    return "".join(out)
+
+
+def _class_end(pattern: str, i: int) -> int:
+    """The offset just past the character class opening at ``pattern[i] == '['``."""
+    j = i + 1
+    if pattern[j : j + 1] == "^":
+        j += 1
+    if pattern[j : j + 1] == "]":
+        j += 1
+    while j < len(pattern) and pattern[j] != "]":
+        j += 2 if pattern[j] == "\\" else 1
+    return j + 1
+
+
+def _group_end(pattern: str, i: int) -> int:
+    """The offset just past the group opening at ``pattern[i] == '('``."""
+    depth = 0
+    j = i
+    while j < len(pattern):
+        char = pattern[j]
+        if char == "\\":
+            j += 2
+            continue
+        if char == "[":
+            j = _class_end(pattern, j)
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+        j += 1
+    return j
+
+
+def _cached_triggers(
+    sentence: Sentence,
+    rules: Sequence[ModifierRule],
+    cache: dict[tuple[int, int, int], list[_Trigger]] | None,
+) -> list[_Trigger]:
+    if cache is None:
+        return _match_triggers(sentence, rules)
+    key = (sentence.start, sentence.end, id(rules))
+    if key not in cache:
+        cache[key] = _match_triggers(sentence, rules)
+    return cache[key]
 
 
 def _match_triggers(sentence: Sentence, rules: Sequence[ModifierRule]) -> list[_Trigger]:

@@ -55,6 +55,8 @@ def normalise(text: str) -> tuple[str, list[int]]:
     """The text as matched (NFKC, invisible characters removed, look-alikes mapped, case-folded) and,
     for each of its characters, the offset of the original character it came from."""
     confusables, _ = _data()
+    if text.isascii():  # fast path: no invisible, look-alike or compatibility characters in ASCII
+        return text.lower(), list(range(len(text)))
     out: list[str] = []
     origin: list[int] = []
     for i, char in enumerate(text):

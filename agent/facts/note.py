@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import importlib.resources
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property, lru_cache
+from itertools import accumulate
 from typing import Any
 
 import yaml
@@ -52,8 +53,13 @@ class Note:
         """Mentions of ``concept`` with ConText modifiers, then the meaning of the section each sits in
         (family history, past history, plan, questions); headings and titles are never mentions."""
         rules = [TargetRule(concept=concept, pattern=p) for p in patterns]
-        found = find_mentions(self.text, rules, sentences=self.sentences)
+        found = find_mentions(self.text, rules, sentences=self.sentences, trigger_cache=self._triggers)
         return [placed for m in found if not self.is_instruction(m.sentence) and (placed := self._in_section(m)) is not None]
+
+    @cached_property
+    def _triggers(self) -> dict[tuple[int, int, int], list[Any]]:
+        """ConText modifier triggers per sentence, matched once however many concepts are read."""
+        return {}
 
     @cached_property
     def instructions(self) -> list[InstructionSpan]:
@@ -87,8 +93,26 @@ class Note:
             i -= 1
         return None
 
+    @cached_property
+    def _headings(self) -> tuple[list[int], list[int]]:
+        """Heading spans in note order: their starts, and the furthest end reached so far."""
+        spans = sorted((s.heading_start, s.heading_end) for s in self.layout)
+        starts = [start for start, _ in spans]
+        reach = list(accumulate((end for _, end in spans), max))
+        return starts, reach
+
     def in_heading(self, start: int, end: int) -> bool:
-        return any(s.heading_start < end and start < s.heading_end for s in self.layout)
+        starts, reach = self._headings
+        i = bisect_left(starts, end)  # headings that start before ``end``
+        return i > 0 and reach[i - 1] > start
+
+    @cached_property
+    def _sentence_starts(self) -> dict[int, int]:
+        return {sentence.start: i for i, sentence in enumerate(self.sentences)}
+
+    def sentence_index(self, sentence: Sentence) -> int:
+        """The position of ``sentence`` in the note's sentence list."""
+        return self._sentence_starts[sentence.start]
 
     def is_question(self, sentence: Sentence) -> bool:
         """A question or a request for information ("Please document strength 0-5?") states no finding."""
