@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
+from itertools import pairwise
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -277,7 +278,7 @@ def _candidate_sentences(note: str, sentences: Sequence[Sentence], patterns: Seq
     searched lower-cased with lower-cased patterns (case-insensitive matching is several times slower).
     """
     starts = [sentence.start for sentence in sentences]
-    if any(b.start < a.end for a, b in zip(sentences, sentences[1:])):
+    if any(b.start < a.end for a, b in pairwise(sentences)):
         return None  # overlapping or unordered sentences: scan them all
     folded = note.isascii()
     text = note.lower() if folded else note
