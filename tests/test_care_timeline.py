@@ -65,6 +65,23 @@ ROWS = [
         8.0,
     ),
     ("since-then-no-anchor", "Since then naproxen without benefit.", None, None),
+    # --- the date written first, then what was started; a bare "since" closing a clause
+    ("date-then-started", "Lumbar radicular pain since July. On 9/14/2026 he started diclofenac daily.", None, 7.0),
+    ("date-then-pronoun-began", "Lumbar radicular pain since July. 9/14/2026 - she began naproxen.", None, 7.0),
+    (
+        "dated-entry-names-the-drug",
+        "Sciatica, worse.\n  * 09/14/2026: celecoxib 200 mg daily initiated by PCP.",
+        None,
+        7.0,
+    ),
+    ("dated-start-still-to-come", "Sciatica for 8 weeks. 11/20/2026: physio to be started.", None, None),
+    (
+        "bare-since-after-evaluation",
+        "Back pain with sciatica for 3 months. Physio evaluation 9/14/2026, going weekly since, with home exercises.",
+        None,
+        7.0,
+    ),
+    ("since-as-because-is-no-course", "Physical therapy is not an option since he works nights.", None, None),
     # --- sequential courses add up; concurrent ones do not
     ("sequence-then", "Lumbar radiculopathy 10 weeks. Ibuprofen for two weeks, then four weeks of physical therapy.", None, 6.0),
     (
@@ -167,6 +184,9 @@ def test_vocabulary_table(before: str, key: str, matches: bool) -> None:
         ("since her last visit", "since", 4.0),
         ("in the weeks since", "since", 4.0),
         ("since the MRI", None, None),
+        ("seen weekly since,", "since", 4.0),
+        ("2x/wk since w/ HEP", "since", 4.0),
+        ("since he works nights", None, None),
     ],
 )
 def test_since_anchor(text: str, kind: str | None, weeks: float | None) -> None:

@@ -59,6 +59,7 @@ def facts(
     surgery_region: str | None = None,
     symptom_weeks: float | None = None,
     radic_denied: bool = False,
+    care_undated: bool = False,
 ) -> ClinicalFacts:
     """ClinicalFacts with only the named facts present, each quoting NOTE verbatim."""
     built = ClinicalFacts(extractor="test:hand-built")
@@ -67,6 +68,9 @@ def facts(
     if care_weeks is not None:
         pt = Modality(name="physical therapy", status=PRESENT, weeks=care_weeks, evidence=[ev("8 weeks of physical therapy")])
         built.conservative_care = ConservativeCare(status=PRESENT, modalities=[pt], total_weeks=care_weeks)
+    if care_undated:  # care taken, but for how long the note never says
+        pt = Modality(name="physical therapy", status=PRESENT, weeks=None, evidence=[ev("8 weeks of physical therapy")])
+        built.conservative_care = ConservativeCare(status=PRESENT, modalities=[pt], total_weeks=None)
     if radic:
         built.radiculopathy = present("Pain radiates in a dermatomal pattern.", [Region(radic)])
         if radic_denied:
@@ -105,6 +109,7 @@ def row(id: str, code: str, decision: str, given: dict[str, Any] | None = None, 
 V3 = {"care_weeks": 8, "progression": True, "candidacy": True}
 RADIC_7WK = {"care_weeks": 7, "progression": True}
 SURGERY = {"progression": True}
+UNDATED = {"care_undated": True, "progression": True, "candidacy": True}
 ROWS = [
     row("lumbar-v3-8wk-care-approve", "72148", "approve", V3, variant="lbp-v3"),
     row("lumbar-4wk-care-deny", "72148", "deny", V3 | {"care_weeks": 4}, missing="6 weeks"),
@@ -130,6 +135,12 @@ ROWS = [
     row("prior-cervical-surgery-lumbar-72148", "72148", "deny", {"surgery_region": "cervical", **SURGERY}, not_variant="lbp-v5"),
     row("unknown-code-70551-refer", "70551", "refer"),
     row("acute-2wk-lbp-v1-deny", "72148", "deny", {"symptom_weeks": 2}, variant="lbp-v1"),
+    # care the reader cannot date: refer when it alone stands between the request and approval
+    row("lumbar-undated-care-refer", "72148", "refer", UNDATED | {"symptom_weeks": 12}),
+    row("lumbar-undated-care-symptoms-unknown-refer", "72148", "refer", UNDATED),
+    row("lumbar-undated-care-3wk-symptoms-deny", "72148", "deny", UNDATED | {"symptom_weeks": 3}),
+    row("lumbar-undated-care-no-candidacy-deny", "72148", "deny", UNDATED | {"candidacy": False}),
+    row("cervical-radic-undated-care-refer", "72141", "refer", {"radic": "cervical", **UNDATED}),
 ]
 
 

@@ -85,6 +85,8 @@ CARE_ROWS = [
     ("nsaid since date", "Meloxicam 15 mg daily since 08/01/2026.", 8.7),
     ("weeks of pt", "Completed 8 weeks of physical therapy without improvement.", 8.0),
     ("concurrent do not add", "PT for 3 weeks and naproxen for 3 weeks.", 3.0),
+    ("pseudo not resolving", "Left sciatica, not resolving; naproxen daily since 08/01/2026.", 8.7),
+    ("dated entry started", "Problem: sciatica\n - 08/01/2026: naproxen 500 mg BID started.", 8.7),
 ]
 
 
@@ -166,6 +168,9 @@ def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
         ("MRI needed to plan level/approach for the injection.", FactStatus.present),
         ("Wants to have surgery if the MRI shows a surgical lesion.", FactStatus.present),
         ("Would like to avoid surgery.", FactStatus.not_documented),
+        ("Plan: we will bring him back to inject the left SI joint under fluoroscopy.", FactStatus.present),
+        ("Plan: left sacroiliac joint injection under fluoroscopy next week.", FactStatus.present),
+        ("Recommendations: Dr. Lee will see her for injecting the right facet at L4-5.", FactStatus.present),
     ],
 )
 def test_candidacy_wording(note: str, status: FactStatus) -> None:

@@ -134,7 +134,8 @@ def test_candidacy_evidence(note: str, quote: str, why: str | None) -> None:
 
 # --- through the real client and the fake server ------------------------------------------------------
 
-# The rules read "2x a week" here and count one week of physiotherapy; the dates give seven.
+# The rules find physiotherapy here but no length for it (the dates stand in the next sentence, and
+# "twice a week" is a frequency); the dates give seven weeks.
 PHYSIO = (
     "50 yo with left leg pain below the knee since June, worse despite treatment. "
     "Physio with Mr. Kay twice a week. 7/27/2026-9/14/2026, no better. SLR positive on the left.\n"
@@ -159,9 +160,11 @@ def review(reviewer: Reviewer, server: FakeOpenAI, c: Case, edit: Callable[[dict
     return reviewer.review(c)
 
 
-def test_rules_alone_deny_the_physio_case(make_reviewer: Callable[..., Reviewer]) -> None:  # noqa: F811
+def test_rules_alone_refer_the_physio_case_they_cannot_date(make_reviewer: Callable[..., Reviewer]) -> None:  # noqa: F811
     reviewer = make_reviewer(backend="offline")
-    assert reviewer.review(case_of(PHYSIO)).decisions["72148"] == Decision.deny
+    det = reviewer.review(case_of(PHYSIO))
+    assert det.decisions["72148"] == Decision.refer  # never deny on care the reader cannot date
+    assert "cannot count weeks it cannot date" in det.determinations[0].rationale
 
 
 def test_verified_model_evidence_wins(make_reviewer: Callable[..., Reviewer], fake: FakeOpenAI) -> None:  # noqa: F811

@@ -25,6 +25,7 @@ class Outcome:
     evidence: list[Evidence] = field(default_factory=list)
     explanation: str = ""
     conflict: bool = False  # met, but the note contradicts itself on it
+    undatable: bool = False  # not met only because what decides it cannot be dated (care without dates)
 
 
 def _from_fact_status(status: FactStatus) -> CriterionStatus:
@@ -159,7 +160,9 @@ def _conservative_care(ctx: Context, cond: Condition) -> Outcome:
                 care.evidence,
                 f"the documented treatment is for another region than the {ctx.region.value}{skipped_note}",
             )
-        return Outcome(UNDOC, care.evidence, f"{names} documented without dates or duration{skipped_note}")
+        symptoms = ctx.facts.symptom_weeks.value
+        undatable = bool(counted) and (symptoms is None or symptoms >= need)
+        return Outcome(UNDOC, care.evidence, f"{names} documented without dates or duration{skipped_note}", undatable=undatable)
     weeks = total
     elsewhere = "" if everywhere == total else f" ({everywhere:g} weeks counting care for other regions)"
     explanation = f"{round(weeks, 1):g} weeks of documented treatment ({names}){elsewhere}; {need:g} required{skipped_note}"

@@ -161,6 +161,17 @@ class Engine:
                 return alt
         return None
 
+    def _undatable(self, primary: Context) -> list[str]:
+        """The approval pathway's unmet criteria, as explanations, when each fails only because the
+        documentation gives no dates for what it states (care taken for an unknown time); else []."""
+        pathway = primary.topic.variant(primary.topic.approval_pathway)
+        refs = _refs(pathway.when) | (_refs(pathway.policy.when) if pathway.policy else set())
+        outcomes = [criterion_outcome(primary, Condition(criterion=c)) for c in sorted(refs)]
+        unmet = [o for o in outcomes if o.status != MET]
+        if not unmet or not all(o.undatable for o in unmet):
+            return []
+        return [o.explanation for o in unmet]
+
     def _findings(self, primary: Context) -> list[CriterionFinding]:
         findings = []
         for crit in primary.topic.criteria:
@@ -222,6 +233,13 @@ class Engine:
                 f"Refer {info.label} to a physician reviewer: the documentation contradicts itself on {labels} "
                 f"({'; '.join(ctx.cache[c].explanation for c in conflicted)}), so the criteria cannot be judged."
             )
+        undated = self._undatable(primary) if decision == Decision.deny and not flags_here else []
+        if undated:
+            decision = Decision.refer  # the rules reader cannot date what decides: a physician judges it
+            notes.append(
+                f"Refer {info.label} to a physician reviewer: the approval criteria fail only on "
+                f"{'; '.join(undated)}, and the reader cannot count weeks it cannot date, so it does not deny."
+            )
         if choice.gate is not None and decision == Decision.deny and rating in (Rating.UA, Rating.MBA):
             notes.append(
                 f"{choice.topic.title} rates {info.label} {rating.label} in this scenario; the criteria set "
@@ -265,5 +283,5 @@ class Engine:
             departures=self._departures(choice, info.procedure),
             citations=citations,
             rationale=note,
-            confidence=CONFIDENCE_UNRATED_OR_CONTRADICTED if contradicted or not rating else CONFIDENCE_RATED_VARIANT,
+            confidence=CONFIDENCE_UNRATED_OR_CONTRADICTED if contradicted or undated or not rating else CONFIDENCE_RATED_VARIANT,
         )

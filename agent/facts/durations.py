@@ -95,6 +95,18 @@ _HEADER_RE = re.compile(
 )
 
 _SINCE_RE = re.compile(rf"\b{_SINCE_TRIGGER}\s+(?P<d1>{_DATE})", re.IGNORECASE)
+# The date first, then the start: "09/23/2026: started ibuprofen", "On 9/2 she began PT".
+_DATED_START_RE = re.compile(
+    rf"(?<![\w/])(?:(?:on|in)\s+)?(?P<d1>{_DATE})\s*[:,\u2013\u2014-]?\s*"
+    r"(?:(?:she|he|they|the\s+patient|patient|pt)\s+)?(?:was\s+|were\s+)?"
+    r"(?:start(?:ed)?|began|begun|initiated|commenced)\b",
+    re.IGNORECASE,
+)
+# A dated entry naming what was started: "09/23/2026: ibuprofen 600 mg TID started".
+_DATED_ENTRY_START_RE = re.compile(
+    rf"(?<![\w/])(?P<d1>{_DATE})\s*:\s*(?:[\w/.-]+\s+){{1,6}}?(?:was\s+|were\s+)?(?:started|begun|initiated|commenced)\b",
+    re.IGNORECASE,
+)
 _AGO_RE = re.compile(rf"{_NO_WORD_BEFORE}{_QUANTITY}\s+ago\b", re.IGNORECASE)
 _LENGTH_RE = re.compile(rf"{_NO_WORD_BEFORE}(?:x\s*)?{_QUANTITY}", re.IGNORECASE)
 
@@ -151,6 +163,8 @@ def find_durations(text: str, *, note_date: date | None, offset: int = 0, anchor
         *_candidates(anchored, text, offset, lambda m: _anchored(m, text, note_date, offset, anchor)),
         *_candidates(_RANGE_RE, text, offset, lambda m: _range(m, text, note_date, offset)),
         *_candidates(_SINCE_RE, text, offset, lambda m: _since(m, text, note_date, offset)),
+        *_candidates(_DATED_START_RE, text, offset, lambda m: _since(m, text, note_date, offset)),
+        *_candidates(_DATED_ENTRY_START_RE, text, offset, lambda m: _since(m, text, note_date, offset)),
         *_candidates(_AGO_RE, text, offset, lambda m: _ago(m, text, note_date, offset)),
         *_candidates(_LENGTH_RE, text, offset, lambda m: _length(m, text, offset)),
     ]
