@@ -233,3 +233,39 @@ def test_grades_must_name_a_flag_of_the_topic() -> None:
 @pytest.mark.parametrize(("value", "expected"), [("met", MET), ("not_met", NOT_MET)])
 def test_always_is_a_constant(value: str, expected: CriterionStatus) -> None:
     assert outcome({"always": value}, case("anything")) == expected
+
+
+FRACTURE_ON_FILMS = {"same_sentence": [{"red_flag": "fracture"}, {"fact": "prior_imaging"}]}
+
+
+def films(flag_span: tuple[int, int] | None, imaging_span: tuple[int, int] | None) -> ClinicalFacts:
+    facts = ClinicalFacts(extractor="test")
+    if flag_span:
+        facts.red_flags["fracture"] = Fact(
+            status=FactStatus.present, evidence=[Evidence(quote="f", start=flag_span[0], end=flag_span[1])]
+        )
+    if imaging_span:
+        facts.prior_imaging = Fact(
+            status=FactStatus.present, evidence=[Evidence(quote="i", start=imaging_span[0], end=imaging_span[1])]
+        )
+    return facts
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        pytest.param(films((0, 60), (0, 60)), MET, id="x-rays-showed-a-compression-fracture"),
+        pytest.param(films((0, 30), (31, 80)), NOT_MET, id="fall-then-old-normal-x-rays"),
+        pytest.param(films((0, 30), None), UNDOC, id="fracture-no-imaging"),
+        pytest.param(films(None, (0, 30)), UNDOC, id="imaging-no-fracture"),
+    ],
+)
+def test_same_sentence(facts: ClinicalFacts, expected: CriterionStatus) -> None:
+    topic = TOPIC.model_copy(update={"red_flags": ["fracture"], "red_flag_scope": {}})
+    ctx = Context(case("x"), facts, Region.lumbar, topic)
+    assert ctx.evaluate(Condition.model_validate(FRACTURE_ON_FILMS)).status == expected
+
+
+def test_same_sentence_needs_two_parts() -> None:
+    with pytest.raises(ValueError):
+        Condition.model_validate({"same_sentence": [{"red_flag": "fracture"}]})

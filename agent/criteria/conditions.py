@@ -67,6 +67,18 @@ def _any(ctx: Context, cond: Condition) -> Outcome:
     return Outcome(status, [e for p in parts for e in p.evidence], "; ".join(p.explanation for p in parts if p.explanation))
 
 
+def _same_sentence(ctx: Context, cond: Condition) -> Outcome:
+    """Every part met, by evidence from one sentence (the reader quotes the sentence of each mention)."""
+    parts = [ctx.evaluate(c) for c in cond.same_sentence or []]
+    if any(p.status != MET for p in parts):
+        return _all(ctx, Condition(all=cond.same_sentence))
+    for e in parts[0].evidence:
+        beside = [next((o for o in p.evidence if o.start < e.end and e.start < o.end), None) for p in parts[1:]]
+        if all(beside):
+            return Outcome(MET, [e, *[o for o in beside if o]], "; ".join(p.explanation for p in parts if p.explanation))
+    return Outcome(NOT_MET, [e for p in parts for e in p.evidence], "each is documented, but not in one sentence")
+
+
 def _not(ctx: Context, cond: Condition) -> Outcome:
     inner = ctx.evaluate(cond.not_)  # type: ignore[arg-type]  # set: this handler runs only for 'not'
     return Outcome(NOT_MET if inner.status == MET else MET, inner.evidence, inner.explanation)
@@ -345,6 +357,7 @@ HANDLERS: dict[str, Callable[[Context, Condition], Outcome]] = {
     "all_": _all,
     "any_": _any,
     "not_": _not,
+    "same_sentence": _same_sentence,
     "red_flag": _red_flag,
     "fact": _fact,
     "conservative_care_weeks": _conservative_care,
@@ -368,6 +381,6 @@ def refs(cond: Condition | None) -> set[str]:
     if cond is None:
         return set()
     found = {cond.criterion} if cond.criterion else set()
-    for sub in [*(cond.all_ or []), *(cond.any_ or []), cond.not_]:
+    for sub in [*(cond.all_ or []), *(cond.any_ or []), *(cond.same_sentence or []), cond.not_]:
         found |= refs(sub)
     return found

@@ -112,6 +112,9 @@ class Condition(BaseModel):
     post-operative window; "L4-5 discectomy 3 weeks ago" meets it, "fusion in 2019" does not);
     ``{prior_imaging_within_weeks: 26}`` (a study of the spine at most 26 weeks before the request:
     "MRI 2 months ago" meets it; "MRI in 2021" does not; an undated study is not documented);
+    ``{same_sentence: [{red_flag: fracture}, {fact: prior_imaging}]}`` (each part met, with evidence from one
+    sentence: "thoracic x-rays show a T8 compression fracture" meets it; "fell yesterday. X-rays in 2019
+    were normal." does not);
     ``{always: met}`` / ``{always: not_met}`` (a constant: a version of a set that does not apply a
     criterion its topics define replaces it with one, e.g. a requirement an earlier version did not check);
     ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``.
@@ -135,6 +138,7 @@ class Condition(BaseModel):
     reevaluation: Reevaluation | None = None
     surgery_within_weeks: float | None = Field(default=None, gt=0)
     prior_imaging_within_weeks: float | None = Field(default=None, gt=0)
+    same_sentence: list[Condition] | None = Field(default=None, min_length=2)
     always: Literal["met", "not_met"] | None = None
 
     @model_validator(mode="after")
@@ -320,7 +324,7 @@ def _criterion_refs(conditions: list[Condition | None]) -> list[str]:
             continue
         if cond.criterion:
             refs.append(cond.criterion)
-        refs += _criterion_refs([*(cond.all_ or []), *(cond.any_ or []), cond.not_])
+        refs += _criterion_refs([*(cond.all_ or []), *(cond.any_ or []), *(cond.same_sentence or []), cond.not_])
     return refs
 
 
