@@ -10,7 +10,7 @@ import pytest
 
 from agent.cases.determination import CriterionStatus
 from agent.cases.model import Attachment, Case, Patient, Procedure, Request
-from agent.criteria.conditions import Context, bears_on
+from agent.criteria.conditions import Context, bears_on, counts_under
 from agent.criteria.model import Condition, Topic
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, PriorSurgery, Region
 
@@ -168,3 +168,104 @@ def test_repeat_imaging_interval(facts: ClinicalFacts, expected: CriterionStatus
 def test_a_treatment_date_range_at_a_line_start_is_not_a_visit() -> None:
     notes = "Seen today for leg pain. He did physical therapy\n08/10/2026-10/05/2026 (8 weeks) with no improvement. Reflexes 1+."
     assert outcome({"reevaluation": {}}, case(notes)) == NOT_MET
+
+
+# --- red_flag_grades: "new weakness graded 3/5 or worse" (payer-model), one sentence per row ------------
+
+GRADED = Topic.model_validate(
+    {
+        **TOPIC.model_dump(),
+        "red_flags": ["progressive_neuro_deficit"],
+        "red_flag_scope": {},
+        "red_flag_grades": {
+            "progressive_neuro_deficit": {"motor_grade_max": 3, "graded": ["new"], "always": ["foot drop", "bilateral"]}
+        },
+    }
+)
+
+
+def weakness(sentence: str, term: str, codes: list[str] | None = None) -> ClinicalFacts:
+    facts = ClinicalFacts(extractor="test")
+    evidence = Evidence(quote=sentence, start=0, end=len(sentence), term=term)
+    facts.red_flags["progressive_neuro_deficit"] = Fact(status=FactStatus.present, evidence=[evidence], codes=codes or [])
+    return facts
+
+
+@pytest.mark.parametrize(
+    ("sentence", "term", "counts"),
+    [
+        pytest.param("New left ankle weakness, graded 4+/5.", "New left ankle weakness", False, id="new-4-plus"),
+        pytest.param("New weakness of hip flexion 4-/5 on the left.", "New weakness", False, id="new-4-minus"),
+        pytest.param("New left ankle weakness 3+/5.", "New left ankle weakness", False, id="new-3-plus-is-better-than-3"),
+        pytest.param("New left ankle weakness 3/5.", "New left ankle weakness", True, id="new-3"),
+        pytest.param("New weakness: EHL 4/5, ankle dorsiflexion 2/5.", "New weakness", True, id="weakest-grade-decides"),
+        pytest.param("New left ankle weakness since Monday.", "New left ankle weakness", True, id="ungraded-counts"),
+        pytest.param("New bilateral leg weakness, 4/5 throughout.", "New bilateral leg weakness", True, id="bilateral"),
+        pytest.param("Left foot drop; new EHL weakness 4/5.", "foot drop", True, id="foot-drop"),
+        pytest.param("Worsening left ankle weakness, now 4/5.", "Worsening left ankle weakness", True, id="worsening-not-graded"),
+        pytest.param("Pain score 4/10 with new calf weakness.", "new calf weakness", True, id="pain-score-is-no-grade"),
+    ],
+)
+def test_graded_red_flag(sentence: str, term: str, counts: bool) -> None:
+    facts = weakness(sentence, term)
+    assert counts_under(facts, GRADED, "progressive_neuro_deficit") is counts
+    assert bears_on(facts, GRADED, Region.lumbar, "progressive_neuro_deficit") is counts
+    assert counts_under(facts, TOPIC.model_copy(update={"red_flags": ["progressive_neuro_deficit"]}), "progressive_neuro_deficit")
+
+
+def test_a_diagnosis_code_counts_whatever_the_grade() -> None:
+    facts = weakness("New left ankle weakness, graded 4+/5.", "New left ankle weakness", codes=["G83.4"])
+    assert counts_under(facts, GRADED, "progressive_neuro_deficit")
+
+
+def test_a_graded_out_flag_is_explained_not_placed_elsewhere() -> None:
+    facts = weakness("New left ankle weakness, graded 4+/5.", "New left ankle weakness")
+    ctx = Context(case("x"), facts, Region.lumbar, GRADED)
+    got = ctx.evaluate(Condition.model_validate({"red_flag": "any"}))
+    assert got.status == NOT_MET and "graded better than 3/5" in got.explanation
+
+
+def test_grades_must_name_a_flag_of_the_topic() -> None:
+    with pytest.raises(ValueError, match="red_flag_grades"):
+        Topic.model_validate({**GRADED.model_dump(), "red_flag_grades": {"fracture": {"motor_grade_max": 3, "graded": ["new"]}}})
+
+
+@pytest.mark.parametrize(("value", "expected"), [("met", MET), ("not_met", NOT_MET)])
+def test_always_is_a_constant(value: str, expected: CriterionStatus) -> None:
+    assert outcome({"always": value}, case("anything")) == expected
+
+
+FRACTURE_ON_FILMS = {"same_sentence": [{"red_flag": "fracture"}, {"fact": "prior_imaging"}]}
+
+
+def films(flag_span: tuple[int, int] | None, imaging_span: tuple[int, int] | None) -> ClinicalFacts:
+    facts = ClinicalFacts(extractor="test")
+    if flag_span:
+        facts.red_flags["fracture"] = Fact(
+            status=FactStatus.present, evidence=[Evidence(quote="f", start=flag_span[0], end=flag_span[1])]
+        )
+    if imaging_span:
+        facts.prior_imaging = Fact(
+            status=FactStatus.present, evidence=[Evidence(quote="i", start=imaging_span[0], end=imaging_span[1])]
+        )
+    return facts
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        pytest.param(films((0, 60), (0, 60)), MET, id="x-rays-showed-a-compression-fracture"),
+        pytest.param(films((0, 30), (31, 80)), NOT_MET, id="fall-then-old-normal-x-rays"),
+        pytest.param(films((0, 30), None), UNDOC, id="fracture-no-imaging"),
+        pytest.param(films(None, (0, 30)), UNDOC, id="imaging-no-fracture"),
+    ],
+)
+def test_same_sentence(facts: ClinicalFacts, expected: CriterionStatus) -> None:
+    topic = TOPIC.model_copy(update={"red_flags": ["fracture"], "red_flag_scope": {}})
+    ctx = Context(case("x"), facts, Region.lumbar, topic)
+    assert ctx.evaluate(Condition.model_validate(FRACTURE_ON_FILMS)).status == expected
+
+
+def test_same_sentence_needs_two_parts() -> None:
+    with pytest.raises(ValueError):
+        Condition.model_validate({"same_sentence": [{"red_flag": "fracture"}]})

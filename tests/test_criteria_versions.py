@@ -177,6 +177,11 @@ def _lumbar_case(**fields: object) -> Case:
         pytest.param(None, {"note_date": date(2026, 2, 1)}, "acr-default", "2026.1", id="no-plan-default"),
         pytest.param("payer-model", {"note_date": date(2026, 2, 1)}, "payer-model", "2026.1", id="explicit-payer-v1"),
         pytest.param("payer-model", {"note_date": date(2026, 9, 1)}, "payer-model", "2026.2", id="explicit-payer-v2"),
+        pytest.param("payer-model", {"note_date": date(2026, 10, 31)}, "payer-model", "2026.2", id="explicit-payer-v2-last-day"),
+        pytest.param("payer-model", {"note_date": date(2026, 11, 1)}, "payer-model", "2026.3", id="explicit-payer-v3"),
+        pytest.param(
+            None, {"plan": "umreview Model Plan", "request_date": date(2026, 11, 20)}, "payer-model", "2026.3", id="plan-payer-v3"
+        ),
     ],
 )
 def test_reviewer_judges_each_case_by_its_set_and_version(

@@ -56,6 +56,10 @@ FLAG_ROWS = [
     ("foot drop", "New left foot drop.", {"progressive_neuro_deficit"}),
     ("no new weakness", "No new weakness reported.", set()),
     ("3/5 dorsiflexion", "Ankle dorsiflexion 3/5 on the left.", {"progressive_neuro_deficit"}),
+    ("recent esi new pain", "Facet injection 9 days ago; new severe back pain since the injection.", {"infection"}),
+    # an open operation with the pain after it is not infection (LABELING.md rule 1): fever, drainage or markers are
+    ("recent discectomy new pain", "Microdiscectomy 2 weeks ago; new back pain since the surgery.", set()),
+    ("recent fusion wound drainage", "L4-5 fusion 2 weeks ago; wound drainage noted today.", {"infection"}),
 ]
 
 

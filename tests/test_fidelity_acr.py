@@ -29,8 +29,7 @@ DOCUMENTS = {
 }
 # Text variants no criteria variant encodes, with the reason (the row is a strict xfail).
 NOT_ENCODED = {
-    ("acr-cervical-pain", 6): "not encoded: no fact for cervicogenic headache; judged as axial neck pain",
-    ("acr-thoracic-back-pain", 6): "not encoded: no fact for radiographs showing fracture, destruction or deformity",
+    ("acr-cervical-pain", 6): "reader: no fact for cervicogenic headache; judged as axial neck pain",
 }
 # Text variants judged by another variant with the same ratings.
 SAME_AS = {("acr-myelopathy", 1): "my-v2"}  # acute-onset myelopathy: same ratings as chronic (Variant 2)
@@ -436,6 +435,22 @@ PROBES = [
         variant={"72125": "cx-v9"},
     ),
     Probe(
+        "thoracic-v6-fracture-on-xrays",
+        ("issue | thoracic v6",),
+        "Mid back pain for 3 weeks. Thoracic x-rays last week showed a T8 compression fracture.",
+        {"72157": "approve", "72146": "approve"},
+        age=74,
+        variant={"72157": "th-v6"},
+    ),
+    Probe(
+        "thoracic-v6-not-old-normal-xrays",
+        ("issue | thoracic v6",),
+        "Fell on the stairs yesterday; mid back pain since. Thoracic x-rays in 2019 were normal.",
+        {"72157": "refer", "72070": "approve"},
+        age=80,
+        variant={"72157": "th-v4"},
+    ),
+    Probe(
         "thoracic-radic-3wk-true-variant",
         ("issue | true variant for radiculopathy",),
         "Band-like pain around the left chest at T8 for 3 weeks.",
@@ -497,6 +512,7 @@ EXTRA_RULES = {
     "issue | red flags in the texts",
     "issue | thoracic post-operative",
     "issue | cervical v8 v9",
+    "issue | thoracic v6",
     "issue | true variant for radiculopathy",
     "issue | ct myelography",
     "issue | same-modality alternatives",

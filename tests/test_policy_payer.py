@@ -29,7 +29,7 @@ from agent.facts.model import (
 from agent.knowledge.base import KnowledgeBase
 
 ACR, PAYER = "acr-default", "payer-model"
-NOTE_DATE = date(2026, 9, 14)
+NOTE_DATE = date(2026, 11, 16)  # payer-model 2026.3 (the current text) is in force on it
 DOCUMENT = "payer-spine-mri-policy"
 PRESENT = FactStatus.present
 NOTE = (
@@ -113,7 +113,7 @@ def case(code: str, age: int = 50) -> Case:
 
 @pytest.fixture(scope="module")
 def engines(kb_offline: KnowledgeBase) -> dict[str, Engine]:
-    return {policy: Engine(kb_offline.criteria(policy), kb_offline.resolve) for policy in (ACR, PAYER)}
+    return {policy: Engine(kb_offline.criteria(policy, on=NOTE_DATE), kb_offline.resolve) for policy in (ACR, PAYER)}
 
 
 def decide(engine: Engine, code: str, given: dict[str, Any], age: int = 50) -> CodeDetermination:
@@ -161,7 +161,7 @@ ROWS = [
     row(
         "lumbar-pathway-b-care-ended-6-months-ago",
         "72148",
-        B | {"care_ended": date(2026, 3, 16)},
+        B | {"care_ended": date(2026, 5, 18)},
         "approve",
         "deny",
         variant="pl-none",
@@ -170,7 +170,7 @@ ROWS = [
     row(
         "lumbar-pathway-b-care-ended-2-weeks-ago",
         "72148",
-        B | {"care_ended": date(2026, 8, 31)},
+        B | {"care_ended": date(2026, 11, 2)},
         "approve",
         "approve",
         variant="pl-b",
@@ -337,13 +337,13 @@ def test_a_red_flag_bearing_on_the_region_never_yields_deny_under_payer(engines:
 @pytest.fixture(scope="module")
 def payer(kb_offline: KnowledgeBase) -> CriteriaSet:
     # kb.criteria() refuses to load a criteria set with any quote not found verbatim in its document.
-    return kb_offline.criteria(PAYER)
+    return kb_offline.criteria(PAYER, on=NOTE_DATE)
 
 
 def test_payer_policy_is_listed_and_loads(kb_offline: KnowledgeBase, payer: CriteriaSet) -> None:
     assert {ACR, PAYER} <= set(kb_offline.policies())
-    assert payer.policy.version == "2026.2"
-    assert payer.policy.effective == date(2026, 4, 1)
+    assert payer.policy.version == "2026.3"
+    assert payer.policy.effective == date(2026, 11, 1)
     assert [t.id for t in payer.topics] == ["payer-lumbar", "payer-thoracic", "payer-cervical"]
     assert {t.document for t in payer.topics} == {DOCUMENT}
 

@@ -6,6 +6,9 @@ numbers. A line whose code is CPT/HCPCS is reviewed; a line coded otherwise (an 
 cancelled lines and Claims are answered, not reviewed. An update Bundle (an updated Claim whose
 ``related.claim`` is the original, both in the Bundle) is answered for the updated Claim.
 
+The member's plan is read from the request's Coverage (``agent.cases.pas_coverage``) into
+``Request.plan``, so the plan map chooses the criteria set as it does for a case file.
+
 Requests that cannot be judged on their merits are pended, not refused: no readable documentation, a
 document that cannot be read. Without a birth date the age is unknown (never 0): the lines whose
 criteria are gated on age (every spine-imaging topic applies to adults) are referred by the engine.
@@ -22,6 +25,7 @@ from typing import Any
 
 from agent.cases.model import Case, case_from_data
 from agent.cases.pas_bundle import BundleIndex, Resource, codings, extensions, references
+from agent.cases.pas_coverage import request_plan
 from agent.cases.pas_evidence import EvidenceReader, concept_text, parse_date
 from agent.errors import CaseFileError
 
@@ -304,7 +308,7 @@ def _build_case(request: PasRequest, reader: EvidenceReader, today: date) -> Non
     if request.pend_reason:
         return
     gender = str(patient.get("gender") or "unknown")
-    data = {
+    data: dict[str, Any] = {
         "id": re.sub(r"[^A-Za-z0-9._-]", "-", str((claim or {}).get("id") or request.bundle.get("id") or "fhir-request"))[:80],
         "request": {
             # no birthDate: the age is unknown (never 0); criteria gated on age refer those lines
@@ -319,4 +323,7 @@ def _build_case(request: PasRequest, reader: EvidenceReader, today: date) -> Non
             "attachments": [{k: v for k, v in a.items() if v is not None} for a in reader.out.attachments],
         },
     }
+    plan = request_plan(reader.index, claim, request.patient)  # the plan map routes it (Coverage.class "plan")
+    if plan:
+        data["request"]["plan"] = plan
     request.case = case_from_data(data, request.source)

@@ -4,7 +4,8 @@ The web routes stay thin: they hand over the body (bytes, or the temporary file 
 and callables of the Service (``submit`` reviews and stores a Case, ``remember`` keeps what a later
 inquiry needs, ``find`` looks submissions up), so this module needs no web or store imports. Every
 refusal is an OperationOutcome with the FHIR path in ``expression``; a request that is read but
-cannot be judged gets a pended PAS response, not an error.
+cannot be judged gets a pended PAS response, not an error: among them a request whose Coverage names a
+plan the plan map does not route (it is never judged by the default set).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from agent.cases.model import Case
 from agent.cases.pas_inquire import Inquiry, read_inquiry, submission_record
 from agent.cases.pas_request import PasLine, PasRequest, read_pas_request
 from agent.cases.pas_response import operation_outcome, outcome, response_bundle
-from agent.errors import CaseFileError
+from agent.errors import CaseFileError, PlanNotMapped
 
 Body = bytes | IO[bytes]
 
@@ -94,7 +95,15 @@ def pas_submit(
     if request.case is None:
         reference = remember(None, submission_record(request)) if remember and not request.not_reviewed else None
         return 200, response_bundle(request, None, reference=reference)
-    record = submit(request.case)
+    try:
+        record = submit(request.case)
+    except PlanNotMapped:
+        request.pend_reason = (
+            f"the member's plan {request.case.request.plan!r} (the request's Coverage) has no criteria set in this "
+            "service's plan map; a physician reviewer will review the request"
+        )
+        reference = remember(None, submission_record(request)) if remember else None
+        return 200, response_bundle(request, None, reference=reference)
     if remember is not None:
         remember(record.id, submission_record(request))
     return 200, response_bundle(request, record.determination, review_id=record.id)

@@ -7,13 +7,14 @@ with the evidence and a one-line explanation. The engine (``agent.criteria.engin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.cases.determination import CriterionStatus
 from agent.cases.model import Case
 from agent.criteria.contacts import contact_evidence, contacts, study_weeks_ago
-from agent.criteria.model import CareRule, Condition, Topic
+from agent.criteria.model import CareRule, Condition, FlagGrade, Topic
 from agent.facts.model import ClinicalFacts, Evidence, FactStatus, Modality, Region
 
 MET, NOT_MET, UNDOC = CriterionStatus.met, CriterionStatus.not_met, CriterionStatus.not_documented
@@ -67,18 +68,60 @@ def _any(ctx: Context, cond: Condition) -> Outcome:
     return Outcome(status, [e for p in parts for e in p.evidence], "; ".join(p.explanation for p in parts if p.explanation))
 
 
+def _same_sentence(ctx: Context, cond: Condition) -> Outcome:
+    """Every part met, by evidence from one sentence (the reader quotes the sentence of each mention)."""
+    parts = [ctx.evaluate(c) for c in cond.same_sentence or []]
+    if any(p.status != MET for p in parts):
+        return _all(ctx, Condition(all=cond.same_sentence))
+    for e in parts[0].evidence:
+        beside = [next((o for o in p.evidence if o.start < e.end and e.start < o.end), None) for p in parts[1:]]
+        if all(beside):
+            return Outcome(MET, [e, *[o for o in beside if o]], "; ".join(p.explanation for p in parts if p.explanation))
+    return Outcome(NOT_MET, [e for p in parts for e in p.evidence], "each is documented, but not in one sentence")
+
+
 def _not(ctx: Context, cond: Condition) -> Outcome:
     inner = ctx.evaluate(cond.not_)  # type: ignore[arg-type]  # set: this handler runs only for 'not'
     return Outcome(NOT_MET if inner.status == MET else MET, inner.evidence, inner.explanation)
 
 
-def bears_on(facts: ClinicalFacts, topic: Topic, region: Region, flag: str) -> bool:
-    """A present red flag bears on ``region`` when the topic lists it and the reader either placed it
-    there (a foot drop placed in the legs does not decide a cervical study, design principle 4) or did
-    not place it: then it bears on every region of that list (the safe reading), unless the topic's
-    ``red_flag_scope`` ties that flag to the region of the documented symptoms."""
+_MOTOR_GRADE = re.compile(r"(?<![\d/])([0-5])\s*([+-])?\s*/\s*5\b")
+
+
+def _words(words: list[str]) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(r"\s+".join(map(re.escape, w.split())) for w in words) + r")\b", re.IGNORECASE)
+
+
+def _graded_out(rule: FlagGrade, evidence: Evidence) -> bool:
+    """A mention the topic's grade limit discounts: graded words, every grade in its sentence above the
+    limit ("new ankle weakness, 4+/5"), and none of the words that count whatever the grade."""
+    if not _words(rule.graded).search(evidence.term or evidence.quote):
+        return False
+    if rule.always and _words(rule.always).search(evidence.quote):
+        return False
+    grades = [int(n) + {"+": 0.3, "-": -0.3}.get(sign, 0.0) for n, sign in _MOTOR_GRADE.findall(evidence.quote)]
+    return bool(grades) and min(grades) > rule.motor_grade_max
+
+
+def counts_under(facts: ClinicalFacts, topic: Topic, flag: str) -> bool:
+    """The flag is present and counts under this topic: a flag with a grade limit (``red_flag_grades``)
+    needs one mention the limit does not discount, or a diagnosis code."""
     fact = facts.red_flags[flag]
-    if flag not in topic.red_flags or fact.status != FactStatus.present:
+    if fact.status != FactStatus.present:
+        return False
+    rule = topic.red_flag_grades.get(flag)
+    if rule is None or fact.codes or not fact.evidence:
+        return True
+    return any(not _graded_out(rule, e) for e in fact.evidence)
+
+
+def bears_on(facts: ClinicalFacts, topic: Topic, region: Region, flag: str) -> bool:
+    """A present red flag bears on ``region`` when the topic lists it (and counts it: ``counts_under``)
+    and the reader either placed it there (a foot drop placed in the legs does not decide a cervical
+    study, design principle 4) or did not place it: then it bears on every region of that list (the safe
+    reading), unless the topic's ``red_flag_scope`` ties that flag to the region of the documented symptoms."""
+    fact = facts.red_flags[flag]
+    if flag not in topic.red_flags or not counts_under(facts, topic, flag):
         return False
     if fact.regions:
         return region in fact.regions
@@ -95,11 +138,16 @@ def _red_flag(ctx: Context, cond: Condition) -> Outcome:
     if present:
         evidence = [e for f in present for e in ctx.facts.red_flags[f].evidence]
         return Outcome(MET, evidence, "red flag present: " + ", ".join(present))
-    elsewhere = [f for f in flags if f in ctx.topic.red_flags and ctx.facts.red_flags[f].status == FactStatus.present]
+    elsewhere = [f for f in flags if f in ctx.topic.red_flags and counts_under(ctx.facts, ctx.topic, f)]
     if elsewhere:
         places = "; ".join(f"{f} ({', '.join(r.value for r in ctx.facts.red_flags[f].regions)})" for f in elsewhere)
         evidence = [e for f in elsewhere for e in ctx.facts.red_flags[f].evidence]
         return Outcome(NOT_MET, evidence, f"red flag documented for another region, not {ctx.region.value}: {places}")
+    graded = [f for f in flags if f in ctx.topic.red_flags and ctx.facts.red_flags[f].status == FactStatus.present]
+    if graded:
+        limits = "; ".join(f"{f} graded better than {ctx.topic.red_flag_grades[f].motor_grade_max}/5" for f in graded)
+        evidence = [e for f in graded for e in ctx.facts.red_flags[f].evidence]
+        return Outcome(NOT_MET, evidence, f"not a red flag under this criteria set: {limits}")
     discounted = [e for f in flags for e in ctx.facts.red_flags[f].discounted] if flags else []
     if discounted:
         return Outcome(NOT_MET, discounted, "mentioned only as negated, family, hypothetical or resolved")
@@ -286,6 +334,12 @@ def _surgery_window(ctx: Context, cond: Condition) -> Outcome:
     return Outcome(UNDOC, [s.evidence for s in here], "the date of the surgery at this region is not documented")
 
 
+def _always(_: Context, cond: Condition) -> Outcome:
+    if cond.always == "met":
+        return Outcome(MET, [], "not a requirement of this version of the criteria set")
+    return Outcome(NOT_MET, [], "not applied by this version of the criteria set")
+
+
 def _imaging_interval(ctx: Context, cond: Condition) -> Outcome:
     fact = ctx.facts.prior_imaging
     if fact.status != FactStatus.present:
@@ -306,6 +360,7 @@ HANDLERS: dict[str, Callable[[Context, Condition], Outcome]] = {
     "all_": _all,
     "any_": _any,
     "not_": _not,
+    "same_sentence": _same_sentence,
     "red_flag": _red_flag,
     "fact": _fact,
     "conservative_care_weeks": _conservative_care,
@@ -320,6 +375,7 @@ HANDLERS: dict[str, Callable[[Context, Condition], Outcome]] = {
     "reevaluation": _reevaluation,
     "surgery_within_weeks": _surgery_window,
     "prior_imaging_within_weeks": _imaging_interval,
+    "always": _always,
 }
 
 
@@ -328,6 +384,6 @@ def refs(cond: Condition | None) -> set[str]:
     if cond is None:
         return set()
     found = {cond.criterion} if cond.criterion else set()
-    for sub in [*(cond.all_ or []), *(cond.any_ or []), cond.not_]:
+    for sub in [*(cond.all_ or []), *(cond.any_ or []), *(cond.same_sentence or []), cond.not_]:
         found |= refs(sub)
     return found

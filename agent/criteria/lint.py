@@ -39,7 +39,7 @@ def _flags(cond: Condition | None) -> set[str]:
     if cond is None:
         return set()
     found = {cond.red_flag} if cond.red_flag and cond.red_flag != "any" else set()
-    for sub in [*(cond.all_ or []), *(cond.any_ or []), cond.not_]:
+    for sub in [*(cond.all_ or []), *(cond.any_ or []), *(cond.same_sentence or []), cond.not_]:
         found |= _flags(sub)
     return found
 

@@ -112,6 +112,11 @@ class Condition(BaseModel):
     post-operative window; "L4-5 discectomy 3 weeks ago" meets it, "fusion in 2019" does not);
     ``{prior_imaging_within_weeks: 26}`` (a study of the spine at most 26 weeks before the request:
     "MRI 2 months ago" meets it; "MRI in 2021" does not; an undated study is not documented);
+    ``{same_sentence: [{red_flag: fracture}, {fact: prior_imaging}]}`` (each part met, with evidence from one
+    sentence: "thoracic x-rays show a T8 compression fracture" meets it; "fell yesterday. X-rays in 2019
+    were normal." does not);
+    ``{always: met}`` / ``{always: not_met}`` (a constant: a version of a set that does not apply a
+    criterion its topics define replaces it with one, e.g. a requirement an earlier version did not check);
     ``{all: [...]}``, ``{any: [...]}``, ``{not: {...}}``.
     """
 
@@ -133,6 +138,8 @@ class Condition(BaseModel):
     reevaluation: Reevaluation | None = None
     surgery_within_weeks: float | None = Field(default=None, gt=0)
     prior_imaging_within_weeks: float | None = Field(default=None, gt=0)
+    same_sentence: list[Condition] | None = Field(default=None, min_length=2)
+    always: Literal["met", "not_met"] | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Condition:
@@ -144,6 +151,21 @@ class Condition(BaseModel):
         if self.fact is not None and self.fact not in FACT_NAMES:
             raise ValueError(f"unknown fact {self.fact!r}; known: {', '.join(FACT_NAMES)}")
         return self
+
+
+class FlagGrade(BaseModel):
+    """A red flag that counts under a topic only up to a muscle-strength grade ("new weakness graded 3/5 or
+    worse"). A mention of the flag whose words (the reader's matched term) name one of ``graded``, in a
+    sentence that grades strength only above ``motor_grade_max`` (4-/5, 4+/5; a "+" or "-" moves the grade a
+    third of a step), does not count, unless that sentence also holds one of ``always``. Examples with
+    ``{motor_grade_max: 3, graded: [new], always: [foot drop, bilateral]}``: "new left ankle weakness,
+    graded 4+/5" does not count; "new left ankle weakness 3/5", an ungraded "new left ankle weakness" and
+    "new bilateral leg weakness 4/5" do. Words match whole, case-insensitively."""
+
+    model_config = _STRICT
+    motor_grade_max: int = Field(ge=0, le=5)
+    graded: list[str] = Field(min_length=1, description="words of a mention the grade limit applies to")
+    always: list[str] = Field(default_factory=list, description="words that make the sentence count whatever the grade")
 
 
 class Cite(BaseModel):
@@ -245,6 +267,10 @@ class Topic(BaseModel):
         "documented symptoms are there ('symptom_region'): infection with low back pain does not decide a "
         "cervical study; with no symptom region documented the flag bears on every region (the safe reading)",
     )
+    red_flag_grades: dict[str, FlagGrade] = Field(
+        default_factory=dict,
+        description="flags that count under this topic only up to a muscle-strength grade (see FlagGrade)",
+    )
     only_when: Condition | None = Field(default=None, description="topic applies only if this holds")
     only_when_reason: str = Field(default="", description="why a request outside only_when is referred")
     departures: list[Departure] = Field(default_factory=list)
@@ -262,6 +288,9 @@ class Topic(BaseModel):
         unscoped = [f for f in self.red_flag_scope if f not in self.red_flags]
         if unscoped:
             raise ValueError(f"red_flag_scope names flag(s) {unscoped} that are not in this topic's red_flags")
+        ungraded = [f for f in self.red_flag_grades if f not in self.red_flags]
+        if ungraded:
+            raise ValueError(f"red_flag_grades names flag(s) {ungraded} that are not in this topic's red_flags")
         variant_ids = [v.id for v in self.variants]
         if self.approval_pathway not in variant_ids:
             raise ValueError(f"approval_pathway {self.approval_pathway!r} is not one of the variants {variant_ids}")
@@ -295,7 +324,7 @@ def _criterion_refs(conditions: list[Condition | None]) -> list[str]:
             continue
         if cond.criterion:
             refs.append(cond.criterion)
-        refs += _criterion_refs([*(cond.all_ or []), *(cond.any_ or []), cond.not_])
+        refs += _criterion_refs([*(cond.all_ or []), *(cond.any_ or []), *(cond.same_sentence or []), cond.not_])
     return refs
 
 

@@ -16,7 +16,7 @@ from agent.cases.determination import (
     ViolationKind,
 )
 from agent.cases.model import Case, Decision
-from agent.criteria.conditions import bears_on
+from agent.criteria.conditions import bears_on, counts_under
 from agent.criteria.engine import Engine
 from agent.criteria.model import CriteriaSet
 from agent.facts.model import ClinicalFacts, Region
@@ -119,13 +119,14 @@ class Validator:
     def _check_decision(
         self, d: CodeDetermination, case: Case, facts: ClinicalFacts, region: str, disputed: bool
     ) -> list[Violation]:
-        # a flag the topic scopes to the symptoms' region (red_flag_scope) bears only where bears_on says
+        # a flag the topic scopes to the symptoms' region (red_flag_scope) bears only where bears_on says;
+        # a flag the topic grades (red_flag_grades: "new weakness graded 3/5 or worse") only when it counts
         bearing = {
             f
             for t in self.criteria.topics
             if region in t.regions
             for f in t.red_flags
-            if f not in t.red_flag_scope or bears_on(facts, t, Region(region), f)
+            if counts_under(facts, t, f) and (f not in t.red_flag_scope or bears_on(facts, t, Region(region), f))
         }
         flags = [f for f in facts.present_flags() if f in bearing]
         rules = self.engine.decide_code(case, facts, d.code)
