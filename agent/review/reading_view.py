@@ -122,17 +122,23 @@ class _Builder:
                 found.append(_Start(sep.start(), _line(text, following.start(1)) if following else None, None, 1.5))
         return sorted((f for f in found if not self._planted(f.pos, f.pos + 1)), key=lambda f: (f.pos, -f.priority))
 
+    def _header_block(self, first: int, pos: int) -> bool:
+        """``pos`` is in the header block opened at ``first``: a few lines on, with no blank line and no
+        section heading between (a title line after a body is a new document)."""
+        between = self.sources.text[first:pos]
+        return (
+            len(between) <= HEADER_ONLY
+            and between.count("\n") <= HEADER_LINES
+            and not re.search(r"\n[ \t]*\n", between)
+            and not any(first < s.heading_start < pos for s in self.note.layout if s.kind != "title")
+        )
+
     def _documents(self) -> list[ReadingDocument]:
         text = self.sources.text
         groups: list[list[_Start]] = []
         for candidate in self._starts():
             last = groups[-1] if groups else None
-            if (
-                last is not None
-                and not candidate.attachment
-                and candidate.pos - last[0].pos <= HEADER_ONLY
-                and text.count("\n", last[0].pos, candidate.pos) <= HEADER_LINES
-            ):
+            if last is not None and not candidate.attachment and self._header_block(last[0].pos, candidate.pos):
                 last.append(candidate)  # the header block of the same document
             else:
                 groups.append([candidate])
