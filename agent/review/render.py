@@ -193,8 +193,11 @@ def reading_markdown(reading: Reading) -> list[str]:
     if not reading.care:
         lines += ["No conservative care is documented.", ""]
     for region in reading.care:
-        weeks = "no dated or stated length" if region.weeks is None else f"{region.weeks:g} weeks"
-        lines += [f"**{region.region.capitalize()}**: {weeks} of completed or ongoing care counted.", ""]
+        if region.weeks is None:
+            counted = "no course of completed or ongoing care with a length."
+        else:
+            counted = f"{region.weeks:g} weeks of completed or ongoing care counted."
+        lines += [f"**{region.region.capitalize()}**: {counted}", ""]
         if not region.courses:
             continue
         lines += [
