@@ -114,8 +114,18 @@ def test_document_kind_from_the_title(title: str, kind: str | None) -> None:
             ],
             ["Clinical note", "Highland PT evaluation"],
         ),
+        (
+            "PCP NOTE - 10/20/2026\nMeds:\n| drug | dose |\n|------|------|\n| naproxen | 500 |\n**** PAGE 2 ****\nPlan: PT.",
+            None,
+            ["PCP NOTE"],
+        ),
+        (
+            "Cover letter.\n\n------ PT DISCHARGE SUMMARY 09/14/2026 ------\nAssessment: no better.",
+            None,
+            ["Clinical note", "PT DISCHARGE SUMMARY 09/14/2026"],
+        ),
     ],
-    ids=["one-note", "title-lines", "separators", "attachment-with-its-own-title"],
+    ids=["one-note", "title-lines", "separators", "attachment-with-its-own-title", "table-rule-and-page-break", "dashed-title"],
 )
 def test_documents_of_a_submission(notes: str, attachments: list[dict[str, Any]] | None, titles: list[str]) -> None:
     case = case_of(notes, attachments=attachments)

@@ -21,6 +21,8 @@ import yaml
 from agent.cases.determination import Determination
 from agent.cases.model import RED_FLAG_IDS, Case
 from agent.cases.reading import (
+    Assertion,
+    CourseStatus,
     Reading,
     ReadingCourse,
     ReadingDocument,
@@ -43,12 +45,18 @@ HEADER_ONLY = 240  # characters (and HEADER_LINES lines) from a document's first
 HEADER_LINES = 3
 TITLE_MAX = 100
 _HEADER_LINE = re.compile(r"=== ATTACHMENT \d+: [^\n]*===")
-_SEPARATOR = re.compile(r"^[ \t]*(?:={4,}|-{6,}|\*{4,}|#{4,}|_{6,})[^\n]*$", re.MULTILINE)
+# A separator line between pasted documents: a run of = * or # (words inside it allowed: "==== DOCUMENT 2 of 5
+# ===="), or dashes or underscores around words ("------ PT NOTE ------"); never a Markdown table rule.
+_SEPARATOR = re.compile(
+    r"^[ \t]*(?:([=*#])\1{3,}(?:[^\n|]*?\1{4,})?|([-_])\2{5,}[^\n|]*?[A-Za-z][^\n|]*?\2{5,})[ \t]*$", re.MULTILINE
+)
+_NUMBERING = re.compile(r"(?:document|doc|attachment|record|part|item)\b[\s#\d]*(?:of\s*\d+)?$", re.IGNORECASE)
+_PAGE = re.compile(r"\bpage\b", re.IGNORECASE)
 _NEXT_LINE = re.compile(r"\s*([^\s])")
 _STARTED = re.compile(r"\b(?:since|started|starting|began|begun)\b", re.IGNORECASE)
 
 # ConText modifiers as i2b2 assertion classes, strongest first.
-_ASSERTION = (
+_ASSERTION: tuple[tuple[Modifier, Assertion], ...] = (
     (Modifier.NEGATED, "absent"),
     (Modifier.FAMILY, "someone_else"),
     (Modifier.HYPOTHETICAL, "hypothetical"),
@@ -117,9 +125,11 @@ class _Builder:
             if not text[line_start:pos].strip() and not _HEADER_LINE.match(text, pos):
                 found.append(_Start(line_start, _line(text, pos), when, 1))
         for sep in _SEPARATOR.finditer(text):
-            if not _HEADER_LINE.match(text, sep.start()):
+            if not _HEADER_LINE.match(text, sep.start()) and not _PAGE.search(sep.group()):  # a page break is no new document
+                own = _clean(sep.group())  # "------ PT NOTE ------" names its document; "==== DOCUMENT 2 of 5 ====" does not
                 following = _NEXT_LINE.match(text, sep.end())
-                found.append(_Start(sep.start(), _line(text, following.start(1)) if following else None, None, 1.5))
+                title = own if own and not _NUMBERING.match(own) else _line(text, following.start(1)) if following else None
+                found.append(_Start(sep.start(), title, None, 1.5))
         return sorted((f for f in found if not self._planted(f.pos, f.pos + 1)), key=lambda f: (f.pos, -f.priority))
 
     def _header_block(self, first: int, pos: int) -> bool:
@@ -184,7 +194,7 @@ class _Builder:
 
     # --- the care timeline ------------------------------------------------------------------
 
-    def _status(self, course: CareEpisode) -> str:
+    def _status(self, course: CareEpisode) -> CourseStatus:
         vocabulary_ = timeline_vocabulary()
         words = " ".join(e.quote for e in course.evidence)
         if vocabulary_["completed_words"].search(words):
@@ -198,7 +208,7 @@ class _Builder:
         return ReadingCourse(
             modality=course.modality,
             label=_label(course.modality),
-            status=self._status(course),  # type: ignore[arg-type]  # one of CourseStatus
+            status=self._status(course),
             weeks=course.weeks,
             started=course.started,
             ended=course.ended,
@@ -300,7 +310,7 @@ def _ruled_out(flag: str, m: Mention, quote: ReadingQuote) -> RedFlagFinding:
     return RedFlagFinding(
         flag=flag,
         counted=False,
-        assertion=assertion,  # type: ignore[arg-type]  # one of Assertion
+        assertion=assertion,
         experiencer="other" if Modifier.FAMILY in m.modifiers else "patient",
         temporality="historical" if Modifier.HISTORICAL in m.modifiers else "current",
         why=why or None,
