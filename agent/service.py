@@ -15,12 +15,14 @@ from agent.cases.attachments import require_read
 from agent.cases.model import Case
 from agent.cases.pas_inquire import Inquiry
 from agent.cases.pas_submit import Body, Found, pas_inquire, pas_submit
+from agent.cases.reading import Reading
 from agent.knowledge.base import KnowledgeBase
 from agent.letters.draft import letter_from_record
 from agent.letters.model import Audience, Letter, LetterFormat, LineOfBusiness, PlanInfo
 from agent.letters.render import letter_bytes
 from agent.review.ask import Answer, RulesAnswerer, check_answer
 from agent.review.limits import check_limits
+from agent.review.reading_view import reading_of
 from agent.review.reviewer import Reviewer
 from agent.settings import Settings, get_settings
 from agent.store.audit import SUBMISSION_PREFIX, EventKind
@@ -93,6 +95,11 @@ class Service:
 
     def get(self, review_id: str) -> ReviewRecord:
         return self.store.get_review(review_id)
+
+    def reading(self, record: ReviewRecord) -> Reading:
+        """How the rules reader read the review's documentation (documents, sections, care timeline, red
+        flags): kept with the determination; a review stored before readings were kept is read again."""
+        return reading_of(record.case, record.determination)
 
     def ask(self, review_id: str, question: str, *, actor: str) -> tuple[Answer, list[str]]:
         """Answer a follow-up question with checked citations; the Q and A go into the audit log."""

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.cases.model import Decision
+from agent.cases.reading import Reading
 
 RECOMMENDATION_NOTICE = (
     "Recommendation only. An adverse determination (deny) becomes final only when a physician reviewer signs it."
@@ -213,6 +214,11 @@ class Determination(BaseModel):
     requires_physician_review: bool = True
     llm_facts: ReportedFacts | None = Field(
         default=None, description="red flags and conservative care as read by the language model (LLM backends)"
+    )
+    reading: Reading | None = Field(
+        default=None,
+        description="how the rules reader read the submission: documents, sections, care timeline per region, "
+        "red-flag findings (None in determinations stored before it was kept)",
     )
 
     def for_code(self, code: str) -> CodeDetermination | None:

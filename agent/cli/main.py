@@ -117,7 +117,8 @@ def review(
         payload = [json.loads(d.model_dump_json()) for d in results]
         out.print_json(data=payload[0] if len(payload) == 1 else payload)
     elif markdown:
-        out.print("\n".join(to_markdown(d) for d in results), markup=False, highlight=False)
+        # soft_wrap: a Markdown table row stays one line whatever the terminal's width
+        out.print("\n".join(to_markdown(d) for d in results), markup=False, highlight=False, soft_wrap=True)
     else:
         for det in results:
             out.print(determination_view(det))

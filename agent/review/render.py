@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from agent.cases.determination import CodeDetermination, CriterionStatus, Determination
+from agent.cases.reading import ASSERTION_WORDS, Reading, ReadingCourse, ReadingQuote
 
 DECISION_STYLE = {"approve": "bold green", "deny": "bold red", "refer": "bold yellow"}
 STATUS_MARK = {
@@ -124,6 +127,8 @@ def to_markdown(det: Determination) -> str:
             lines += ["Missing documentation that would support approval:", *[f"- {m}" for m in d.missing_documentation], ""]
         if d.alternative_code:
             lines += [f"Alternative: {d.alternative_code} ({d.alternative_reason}).", ""]
+    if det.reading is not None:
+        lines += reading_markdown(det.reading)
     if det.validator_findings:
         lines += [
             "## Validator findings",
@@ -132,3 +137,92 @@ def to_markdown(det: Determination) -> str:
         ]
     lines.append(det.summary)
     return "\n".join(lines) + "\n"
+
+
+DOC_TITLE_SHORT = 32
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#])")
+
+
+def md_text(text: str) -> str:
+    """Documentation text inside a Markdown line or table cell: one line, Markdown and HTML characters
+    escaped (notes are untrusted: their words must not become a heading, a link or markup)."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _quote_md(q: ReadingQuote) -> str:
+    return f'"{md_text(q.text)}"'
+
+
+def _when(c: ReadingCourse) -> str:
+    length = f"{c.weeks:g} weeks" if c.weeks is not None else "length not stated"
+    if c.started and c.ended:
+        return f"{c.started.isoformat()} to {c.ended.isoformat()} ({length})"
+    if c.ended and c.status != "planned":
+        return f"{length}, ending {c.ended.isoformat()}"
+    return length
+
+
+def _doc_md(reading: Reading, number: int | None) -> str:
+    """'2 (PT PROGRESS NOTE...)': the document's number in the documents table, and its title shortened."""
+    doc = reading.document(number)
+    if doc is None:
+        return "-"
+    title = doc.title if len(doc.title) <= DOC_TITLE_SHORT else doc.title[: DOC_TITLE_SHORT - 3].rstrip() + "..."
+    return f"{doc.number} ({md_text(title)})"
+
+
+def reading_markdown(reading: Reading) -> list[str]:
+    """The Reading part of a determination in Markdown: documents and sections, the care timeline per
+    region, and the red-flag findings with their quotes and assertions."""
+    when = f"; note date {reading.note_date.isoformat()}" if reading.note_date else ""
+    lines = [
+        "## Reading of the documentation",
+        "",
+        f"As read by the rules reader ({reading.reader}{when}). Quotes are verbatim (line breaks shown as spaces).",
+        "",
+        "### Documents",
+        "",
+        "| # | date | kind | title | sections |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for d in reading.documents:
+        sections = ", ".join(md_text(s.heading) for s in d.sections) or "-"
+        date = d.date.isoformat() if d.date else "undated"
+        lines.append(f"| {d.number} | {date} | {d.kind or '-'} | {md_text(d.title)} | {sections} |")
+    lines += ["", "### Conservative care timeline", ""]
+    if not reading.care:
+        lines += ["No conservative care is documented.", ""]
+    for region in reading.care:
+        if region.weeks is None:
+            counted = "no course of completed or ongoing care with a length."
+        else:
+            counted = f"{region.weeks:g} weeks of completed or ongoing care counted."
+        lines += [f"**{region.region.capitalize()}**: {counted}", ""]
+        if not region.courses:
+            continue
+        lines += [
+            "| modality | status | dates or length | region named | document | quote |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for c in region.courses:
+            quote = "; ".join(_quote_md(q) for q in c.quotes[:2]) or "-"
+            named = ", ".join(c.regions) or "not said"
+            lines.append(f"| {c.label} | {c.status} | {_when(c)} | {named} | {_doc_md(reading, c.document)} | {quote} |")
+        lines.append("")
+    lines += ["### Red flags", ""]
+    present = ", ".join(reading.red_flags_present) or "none"
+    lines += [f"Present: {present}."]
+    for flag, codes in reading.red_flag_codes.items():
+        lines.append(f"{flag}: supported by diagnosis code(s) {', '.join(codes)}.")
+    lines.append("")
+    if reading.red_flags:
+        lines += ["| red flag | counted | assertion | document | section | quote |", "| --- | --- | --- | --- | --- | --- |"]
+        for f in reading.red_flags:
+            assertion = ASSERTION_WORDS[f.assertion] + (f": {md_text(f.why)}" if f.why else "")
+            section = md_text(f.quote.section) if f.quote.section else "-"
+            lines.append(
+                f"| {f.flag} | {'yes' if f.counted else 'no'} | {assertion} | {_doc_md(reading, f.quote.document)} | "
+                f"{section} | {_quote_md(f.quote)} |"
+            )
+        lines.append("")
+    return lines

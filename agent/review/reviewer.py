@@ -35,6 +35,7 @@ from agent.knowledge.base import KnowledgeBase
 from agent.knowledge.retrieval import Filters, Hit
 from agent.review.evidence import VerifiedReading, verify_reading
 from agent.review.fact_check import refer_on_unconfirmed_flags
+from agent.review.reading_view import build_reading
 from agent.review.readings import disputed, merged_facts, reading_findings, refer_on_disputed, refer_on_model_decision
 from agent.review.validator import Validator, apply_safe_outcome
 
@@ -204,7 +205,11 @@ class Reviewer:
         final = final.model_copy(update={"provenance": provenance})
         final = refer_on_unconfirmed_flags(final, reported, request.facts, self.criteria)
         final = refer_on_model_decision(final, drafted)
-        return refer_on_disputed(final, case, request.facts, reported, kept, self.engine)
+        final = refer_on_disputed(final, case, request.facts, reported, kept, self.engine)
+        # The reading shown with the determination is the rules reader's (the model's verified facts are
+        # in the findings and ``llm_facts``).
+        regions = [d.region for d in final.determinations if d.region]
+        return final.model_copy(update={"reading": build_reading(case, request.facts, regions)})
 
 
 def pend_unreadable(det: Determination, case: Case) -> Determination:

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from agent.cases.model import Case, Decision
+from agent.cases.reading import Reading
 from agent.errors import NotFoundError, PermissionDenied
 from agent.letters.model import MEDIA_TYPES
 from agent.store.audit import ReviewStatus
@@ -149,6 +150,13 @@ def list_reviews(
 @router.get("/reviews/{review_id}", response_model=ReviewOut)
 def get_review(review_id: str, who: Reviewer, svc: Svc) -> ReviewOut:
     return full(svc.get(review_id))
+
+
+@router.get("/reviews/{review_id}/reading", response_model=Reading)
+def get_reading(review_id: str, who: Reviewer, svc: Svc) -> Reading:
+    """How the rules reader read the documentation: documents (date, kind, sections), the care timeline per
+    region and the red-flag findings, each quote with its offsets into the documentation (``Request.documentation``)."""
+    return svc.reading(svc.get(review_id))
 
 
 class Question(BaseModel):

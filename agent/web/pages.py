@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
 from urllib.parse import urlencode
@@ -18,13 +17,14 @@ from markupsafe import Markup, escape
 from starlette.concurrency import run_in_threadpool
 
 from agent.cases.attachments import SUFFIX_FOR, DocumentError, OcrLimits, media_type_for, read_stream
-from agent.cases.determination import Determination
 from agent.cases.model import Decision, case_from_data
+from agent.cases.reading import ASSERTION_WORDS
 from agent.errors import CaseFileError, NotFoundError, RequestTooLarge
 from agent.letters.model import MEDIA_TYPES, Audience, LetterFormat, LineOfBusiness
 from agent.store.audit import ReviewStatus
 from agent.web.auth import Role, csrf_ok
 from agent.web.deps import CSRF_COOKIE, TOKEN_COOKIE, Overseer, Physician, Reviewer, service
+from agent.web.note_view import note_view
 from agent.web.views import error_page, render, secure_cookies
 
 if TYPE_CHECKING:
@@ -258,44 +258,13 @@ async def submit(
     return RedirectResponse(f"/reviews/{record.id}", status_code=303)
 
 
-@dataclass
-class Segment:
-    text: str
-    marks: list[str] = field(default_factory=list)  # evidence keys "code:criterion"
-    anchor: str | None = None
-
-
-def note_segments(note: str, det: Determination) -> tuple[list[Segment], dict[str, list[str]]]:
-    """The note cut at every evidence boundary; each marked piece knows which criteria cite it."""
-    spans: list[tuple[int, int, str]] = []
-    for d in det.determinations:
-        for f in d.criteria:
-            for q in f.note_quotes:
-                if q.start is not None and q.end is not None and note[q.start : q.end] == q.text:
-                    spans.append((q.start, q.end, f"{d.code}:{f.criterion_id}"))
-    for q in det.injection_quotes:
-        if q.start is not None and q.end is not None:
-            spans.append((q.start, q.end, "injection"))
-    cuts = sorted({0, len(note), *(s for s, _, _ in spans), *(e for _, e, _ in spans)})
-    segments: list[Segment] = []
-    anchors: dict[str, list[str]] = {}
-    for a, b in pairwise(cuts):
-        keys = sorted({k for s, e, k in spans if s <= a and b <= e})
-        seg = Segment(note[a:b], keys)
-        if keys:
-            seg.anchor = f"ev-{len(segments)}"
-            for k in keys:
-                anchors.setdefault(k, []).append(seg.anchor)
-        segments.append(seg)
-    return segments, anchors
-
-
 @router.get("/reviews/{review_id}")
 def case_view(request: Request, review_id: str, who: Reviewer) -> HTMLResponse:
     svc = service(request)
     record = svc.get(review_id)
     det = record.determination
-    segments, anchors = note_segments(record.case.request.documentation, det)
+    reading = svc.reading(record)  # a review stored before readings were kept: the case read again
+    view = note_view(record.case.request.documentation, det, reading)
     events = svc.store.events(review_id)
     chat = [e for e in events if e.kind.value == "asked"]
     return render(
@@ -305,8 +274,11 @@ def case_view(request: Request, review_id: str, who: Reviewer) -> HTMLResponse:
         record=record,
         det=det,
         case=record.case,
-        segments=segments,
-        anchors=anchors,
+        segments=view.segments,
+        anchors=view.anchors,
+        view=view,
+        reading=reading,
+        assertion_words=ASSERTION_WORDS,
         events=events,
         chat=chat,
         can_sign=who.can(Role.physician) and not record.is_final,

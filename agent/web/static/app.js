@@ -21,8 +21,24 @@ document.addEventListener("DOMContentLoaded", () => {
       const mark = document.getElementById(link.dataset.target);
       if (!mark) return;
       mark.classList.add("lit");
-      link.closest("tr").classList.add("lit");
+      const row = link.closest("tr");
+      if (row) row.classList.add("lit");
       mark.scrollIntoView({ behavior: "smooth", block: "center" });
+    });
+  });
+  // Reading panel: a quote link lights every piece of its quote in the note and scrolls to the first.
+  document.querySelectorAll("a.qlink").forEach((link) => {
+    link.addEventListener("click", (event) => {
+      event.preventDefault();
+      clear();
+      const id = link.dataset.quote;
+      const pieces = Array.from(document.querySelectorAll("mark[data-quotes]")).filter((m) => m.dataset.quotes.split(" ").includes(id));
+      pieces.forEach((m) => m.classList.add("lit"));
+      link.classList.add("lit");
+      const first = pieces[0] || document.getElementById(link.dataset.target);
+      if (!first) return;
+      history.replaceState(null, "", "#" + first.id);
+      first.scrollIntoView({ behavior: "smooth", block: "center" });
     });
   });
   const form = document.getElementById("ask-form");
