@@ -47,6 +47,8 @@ class FakeOpenAI:
         self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.requests: list[dict[str, Any]] = []
         self.log: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0  # high-water mark of requests being answered at once
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._ids = itertools.count(1)
@@ -127,7 +129,15 @@ class FakeOpenAI:
                 reply = fake._next(body)
                 wait = fake.latency + reply.delay
                 fake.log.append(f"POST {self.path} model={body.get('model')} -> {reply.status} after {wait:g}s")
-                if wait and fake._stopping.wait(wait):
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    stopped = bool(wait) and fake._stopping.wait(wait)
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
+                if stopped:
                     return
                 if reply.status != 200:
                     kind = "rate_limit_error" if reply.status == 429 else "server_error"

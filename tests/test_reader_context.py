@@ -98,7 +98,8 @@ CONTEXT_ROWS = [
     ("severe weakness", "Severe left S1 weakness after the lifting injury.", {"progressive_neuro_deficit"}),
     ("clumsy hand", "Her right hand has become stiff and clumsy over a month.", {"myelopathy"}),
     # questionnaire answers written after the item
-    ("questionnaire answer no", "Intake form\n- Chills or sweats at night: **No**\n- Trouble holding urine: No (since 2020)", set()),
+    ("questionnaire answer no",
+     "Intake form\n- Chills or sweats at night: **No**\n- Trouble holding urine: No (since 2020)", set()),
     ("questionnaire answer yes", "Intake form\n- New urinary incontinence: **Yes**", {"cauda_equina"}),
     ("no change is not an answer", "Bladder control: no change; new urinary retention today.", {"cauda_equina"}),
 ]
