@@ -102,6 +102,29 @@ CONTEXT_ROWS = [
      "Intake form\n- Chills or sweats at night: **No**\n- Trouble holding urine: No (since 2020)", set()),
     ("questionnaire answer yes", "Intake form\n- New urinary incontinence: **Yes**", {"cauda_equina"}),
     ("no change is not an answer", "Bladder control: no change; new urinary retention today.", {"cauda_equina"}),
+    ("questionnaire answer none in bold", "Screening\n- Night sweats, chills: **none**", set()),
+    # forms: empty boxes after their item, and a box before a suspicion
+    ("box after item", "Screen: trauma [ ]; malignancy [ ]; temp > 38 [ ].", set()),
+    ("box after item, checked one kept", "Checklist: steroids [ ]; fever [x]; cancer [ ].", {"infection"}),
+    ("box before item, checked one kept", "[x] fever   [ ] cancer", {"infection"}),
+    ("box before a suspicion", "Indication  [ ] Possible cauda equina   [ ] Known malignancy", set()),
+    ("a suspicion without a box", "Possible early cauda equina; urgent imaging.", {"cauda_equina"}),
+    ("neg colon list", "Neg: night sweats, weight loss, saddle paresthesia.", set()),
+    # return precautions and risk statements are not findings
+    ("ED for precautions", "3. To the ER right away for leg weakness, saddle paresthesia or fevers.", set()),
+    ("seen in the emergency department is a presentation", "Seen in the emergency department for fevers and back pain.",
+     {"infection"}),
+    ("call for precautions", "Call back if fever over 101 or the incision drains.", set()),
+    ("a risk is not a finding", "Yearly dermatology visit given melanoma risk from sun exposure.", set()),
+    ("at risk for", "Diabetic, so at higher risk for spinal infection; afebrile, WBC normal.", set()),
+    ("hay fever", "Pain began with a sneezing fit during a hay fever flare.", set()),
+    ("a quoted question", 'Intake asked: "Any fevers or weight loss?"', set()),
+    ("fall risk is not a fall", "Timed up-and-go 14 s, fall risk; fall-prevention handout.", set()),
+    # a pronoun that points back to a relative's history
+    ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
+    ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),
+    ("a relative without a history passes nothing", "Back pain 2 wk. His wife drove him in. It is metastatic lung cancer.",
+     {"malignancy"}),
 ]
 
 

@@ -389,6 +389,47 @@ def _group_end(pattern: str, i: int) -> int:
     return j
 
 
+@lru_cache(maxsize=1)
+def _anaphora() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The ``anaphora`` entry of ``data/context_rules.yaml``: the pronouns that point back, and the
+    words that make a sentence about a relative a medical history the pronoun can point to."""
+    text = resources.files("agent.facts").joinpath("data/context_rules.yaml").read_text(encoding="utf-8")
+    spec = (yaml.safe_load(text) or {}).get("anaphora") or {}
+    return (
+        re.compile(r"\s*[\"'“(*_]*(?:" + str(spec["pronouns"]) + r")\b", re.IGNORECASE),
+        re.compile(str(spec["relative_history"]), re.IGNORECASE),
+    )
+
+
+def continues_about_relative(
+    sentence: Sentence,
+    previous: Sentence | None,
+    note: str,
+    *,
+    rules: Sequence[ModifierRule] | None = None,
+    cache: dict[tuple[int, int, int], list[_Trigger]] | None = None,
+) -> bool:
+    """True when ``sentence`` opens with a pronoun that points back ("It turned out to be ...") and
+    ``previous``, on the same line, tells a relative's medical history: a FAMILY trigger among its
+    first words and a history word ("About my dad: he had a lump in his neck."). The relative stays
+    the experiencer of the pronoun's sentence. He and she are left alone: in a clinician's note
+    they usually mean the patient; a sentence about a relative that is not a history ("Her mother
+    drove her here.") passes nothing on."""
+    pronoun, history = _anaphora()
+    if previous is None or not pronoun.match(sentence.text) or "\n" in note[previous.end : sentence.start]:
+        return False
+    if not history.search(previous.text):
+        return False
+    if rules is None:
+        rules = _default_rules()
+    opening = [m.end() for m in _TOKEN.finditer(previous.text)][:6]
+    window_end = previous.start + (opening[-1] if opening else 0)
+    return any(
+        trigger.rule.category == Modifier.FAMILY.name and trigger.start < window_end
+        for trigger in _resolve_overlaps(_cached_triggers(previous, rules, cache))
+    )
+
+
 def _cached_triggers(
     sentence: Sentence,
     rules: Sequence[ModifierRule],

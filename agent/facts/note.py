@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from agent.facts.context import Mention, Modifier, TargetRule, find_mentions
+from agent.facts.context import Mention, Modifier, TargetRule, continues_about_relative, find_mentions
 from agent.facts.durations import DurationMention, find_dates, find_durations, section_dates, timeline_vocabulary
 from agent.facts.injection import InstructionSpan, find_instructions
 from agent.facts.model import Evidence
@@ -116,8 +116,8 @@ class Note:
 
     def is_question(self, sentence: Sentence) -> bool:
         """A question or a request for information ("Please document strength 0-5?") states no finding."""
-        text = sentence.text.strip()
-        return text.endswith("?") or bool(_REQUEST.match(text))
+        text = sentence.text.strip().rstrip("\"'”’)]*_ ")  # a quoted question: '"Fevers, night pain?"'
+        return text.endswith("?") or bool(_REQUEST.match(text.lstrip("\"'“‘([*_ ")))
 
     def sentence_reads_as(self, sentence: Sentence) -> SectionKind | None:
         """The kind of section a sentence sits in (None outside any section)."""
@@ -151,14 +151,23 @@ class Note:
                 added.append(Modifier.HYPOTHETICAL)
         if self.is_question(mention.sentence):
             added.append(Modifier.HYPOTHETICAL)
+        relative = Modifier.FAMILY not in mention.modifiers and self._about_relative(mention.sentence)
+        if relative:
+            added.append(Modifier.FAMILY)
         if not added:
             return mention
-        where = f"section:{section.heading}" if section else "question"
+        where = f"section:{section.heading}" if section else ("previous sentence" if relative else "question")
         return replace(
             mention,
             modifiers=mention.modifiers | frozenset(added),
             triggers=mention.triggers + tuple((m, where) for m in added),
         )
+
+    def _about_relative(self, sentence: Sentence) -> bool:
+        """The sentence continues the previous one about a relative ("It turned out to be ...")."""
+        index = self.sentence_index(sentence)
+        previous = self.sentences[index - 1] if index > 0 else None
+        return continues_about_relative(sentence, previous, self.text, cache=self._triggers)
 
     def evidence(self, start: int, end: int, sentence: Sentence | None = None, term: str | None = None) -> Evidence:
         """The sentence around a match, trimmed to QUOTE_MAX characters, as verbatim evidence."""
