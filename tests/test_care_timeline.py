@@ -141,6 +141,24 @@ ROWS = [
     ),
     ("unnamed-region-counts-everywhere", "Neck pain for 9 weeks. Physical therapy for 7 weeks.", Region.cervical, 7.0),
     ("two-regions-named", "Neck and low back pain; PT for neck and back for 6 weeks.", Region.cervical, 6.0),
+    (
+        "questionnaire-not-yet-is-not-care",
+        "Arm pain 3 weeks.\n- Therapy for the arm: **not yet** - first slot is 11/20\n- (My PT since July is for my low back.)",
+        Region.cervical,
+        None,
+    ),
+    (
+        "without-relief-keeps-the-course",
+        "Low back pain 12 weeks. In physical therapy for 8 weeks without relief (see PT note).",
+        Region.lumbar,
+        8.0,
+    ),
+    (
+        "a-table-cell-ends-a-negation",
+        "| ibuprofen | no effect | acetaminophen since 08/16/2026 | ongoing |",
+        None,
+        11.0,
+    ),
 ]
 
 

@@ -95,6 +95,7 @@ CONTEXT_ROWS = [
     ("thrown from a horse", "She was thrown from her horse this morning and has midline neck pain.", {"fracture"}),
     ("hyperreflexia by grade", "Reflexes: 3+ at biceps and knees bilaterally, with spread.", {"myelopathy"}),
     ("4+/5 is strength not reflex", "Biceps 4+/5 on the left; reflexes 2+ symmetric.", set()),
+    ("a scapular grade is not a deficit", "MMT: middle trap 4-/5 L, rhomboids 4/5; deep neck flexors 3/5.", set()),
     ("severe weakness", "Severe left S1 weakness after the lifting injury.", {"progressive_neuro_deficit"}),
     ("clumsy hand", "Her right hand has become stiff and clumsy over a month.", {"myelopathy"}),
     # questionnaire answers written after the item
@@ -117,6 +118,15 @@ CONTEXT_ROWS = [
     ("call for precautions", "Call back if fever over 101 or the incision drains.", set()),
     ("a risk is not a finding", "Yearly dermatology visit given melanoma risk from sun exposure.", set()),
     ("at risk for", "Diabetic, so at higher risk for spinal infection; afebrile, WBC normal.", set()),
+    ("a fracture probability is not a fracture", "FRAX: 10-year probability of hip fracture 2%, of a major osteoporotic fracture 9%.",
+     set()),
+    ("a fracture assessment names a test", "Vertebral fracture assessment on the DXA: no deformity seen.", set()),
+    ("last injection use long ago", "Opioid use disorder on buprenorphine; last injection drug use 03/2019.", set()),
+    ("last use this month", "He says his last IV heroin use was 09/20/2026.", {"infection"}),
+    ("injection drug use without a last date", "Injection drug use, ongoing per patient.", {"infection"}),
+    ("a table answer no", "| Symptom | Answer |\n|---|---|\n| Night fevers | **No** |\n| Bladder leakage | no |", set()),
+    ("a table answer yes", "| Symptom | Answer |\n|---|---|\n| Night fevers | Yes |", {"infection"}),
+    ("a table cell ends a negation", "| ibuprofen | no effect | fevers to 38.9 since Monday |", {"infection"}),
     ("hay fever", "Pain began with a sneezing fit during a hay fever flare.", set()),
     ("a quoted question", 'Intake asked: "Any fevers or weight loss?"', set()),
     ("fall risk is not a fall", "Timed up-and-go 14 s, fall risk; fall-prevention handout.", set()),
@@ -186,6 +196,32 @@ def test_a_fusion_named_by_its_approach_is_prior_surgery() -> None:
     assert [s.region for s in facts.prior_surgery] == ["lumbar"]
 
 
-def test_a_consult_title_is_not_a_prior_surgery() -> None:
-    facts = extract_facts(case_with("SPINE SURGERY CONSULT - 09/30/2026 (from PCP)\nMid-back band-like pain for 8 weeks."))
-    assert facts.prior_surgery == []
+@pytest.mark.parametrize(
+    "note",
+    [
+        "SPINE SURGERY CONSULT - 09/30/2026 (from PCP)\nMid-back band-like pain for 8 weeks.",
+        "Packet: clinic note 11/02; neck surgery clinic letter 10/15; therapy discharge.",
+        "She saw the back surgery team on 10/01, who felt she was not a candidate.",
+    ],
+    ids=["consult-title", "clinic-letter-in-a-contents-list", "surgery-team"],
+)
+def test_a_surgeon_visit_is_not_a_prior_surgery(note: str) -> None:
+    assert extract_facts(case_with(note)).prior_surgery == []
+
+
+def test_a_named_back_surgery_is_still_a_prior_surgery() -> None:
+    assert extract_facts(case_with("Back surgery 2019 for a herniated disc; new leg pain.")).prior_surgery
+
+
+@pytest.mark.parametrize(
+    ("note", "deficit"),
+    [
+        ("Therapy exam: lower trapezius 4-/5 on the right, serratus anterior 4/5.", "not_documented"),
+        ("Core 3+/5; abdominals 4/5; lumbar extensors 4/5.", "not_documented"),
+        ("Scapular 4/5 bilaterally, but right EHL 4-/5.", "present"),
+        ("Left ankle dorsiflexion 4/5.", "present"),
+    ],
+    ids=["scapular", "core", "scapular-then-ehl", "dorsiflexion"],
+)
+def test_a_trunk_or_scapular_grade_is_not_a_neurologic_deficit(note: str, deficit: str) -> None:
+    assert extract_facts(case_with(note)).neuro_deficit.status == deficit

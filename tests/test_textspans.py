@@ -52,6 +52,12 @@ def test_sentence_boundaries(note: str, expected: list[str]) -> None:
             "The pain he had before surgery\nhas resolved.", ["The pain he had before surgery\nhas resolved."], id="wrapped-line"
         ),
         pytest.param("Pain is worse\n\nNo fever", ["Pain is worse", "No fever"], id="blank-line"),
+        pytest.param(
+            "Letter from the clinic (faxed)\n-------------\nshe had a scan in May", ["Letter from the clinic (faxed)", "she had a scan in May"],
+            id="separator-line",
+        ),
+        pytest.param("Plan as above\n= = = = =\nfollow up", ["Plan as above", "follow up"], id="spaced-separator-line"),
+        pytest.param("Range of motion -- limited\nno fever", ["Range of motion -- limited\nno fever"], id="dashes-inside-a-line"),
         pytest.param("Back pain for years\nExam: strength 5/5", ["Back pain for years", "Exam: strength 5/5"], id="heading"),
         pytest.param(
             "Doing well\nAssessment/Plan: lumbar strain", ["Doing well", "Assessment/Plan: lumbar strain"], id="slash-heading"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from agent.cases.model import RED_FLAG_IDS, Case
@@ -17,6 +18,7 @@ from agent.facts.care import conservative_care, prior_surgeries
 from agent.facts.codes import flag_codes
 from agent.facts.context import Mention, Modifier
 from agent.facts.criteria_facts import supplement
+from agent.facts.durations import find_dates
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.facts.note import Note, lexicon, rx
 from agent.facts.textspans import Sentence, split_sentences
@@ -82,6 +84,8 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
         if spec.get("not_in_sentence"):  # "motorcycle accident 1998, no spine injury": said not to bear on the spine
             excluded = rx(spec["not_in_sentence"])
             mentions = [m for m in mentions if not excluded.search(m.sentence.text)]
+        if spec.get("last_exposure"):
+            mentions = [m for m in mentions if not _last_exposure_remote(note, m, spec)]
         fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
         # Chronic risk factors (dialysis, transplant drugs, HIV, osteoporosis, long-term steroids) are
         # current while listed in the history; only a resolved one ("in remission", "resolved") is not.
@@ -90,6 +94,27 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             _add_evidence(fact, chronic.evidence)
         flags[flag] = fact
     return flags
+
+
+def _last_exposure_remote(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
+    """The sentence dates the last exposure ("Last IV heroin use 01/2020") and every date after
+    "last" is at least ``remote_after_days`` before the note: history, not a current risk."""
+    if note.note_date is None:
+        return False
+    text = mention.sentence.text
+    last = rx(spec["last_exposure"]).search(text)
+    if last is None:
+        return False
+    after = text[last.start() :]
+    dates = [when for _, when in find_dates(after, note_date=note.note_date)]
+    for match in _MONTH_YEAR.finditer(after):  # "01/2020", "2019": the latest day they can mean
+        month, year = int(match.group(1) or 12), int(match.group(2))
+        if 1 <= month <= 12:
+            dates.append(date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))
+    return bool(dates) and all((note.note_date - when).days >= spec["remote_after_days"] for when in dates)
+
+
+_MONTH_YEAR = re.compile(r"(?<![\w/])(?:(\d{1,2})/)?((?:19|20)\d{2})(?![\w/])")
 
 
 _TEMP = r"\b(?:T|temp(?:erature)?|Tmax|febrile\s+to)\s*[:=]?\s*(\d{2,3}(?:\.\d+)?)\s*°?\s*([CF])?\b"
@@ -161,8 +186,17 @@ def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Regio
         after = sent.text[m.end() : m.end() + 20]
         if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE) or re.search(_NOT_STRENGTH, after, re.IGNORECASE):
             continue
+        if _postural_muscle(sent.text[: m.start()]):
+            continue  # "lower trapezius 4-/5": a trunk or scapular muscle tested in therapy, not a nerve's
         found.append((grade, _ev(note, sent, m), _limb_region(window)))
     return found
+
+
+def _postural_muscle(before: str) -> bool:
+    """The muscle named just before a grade (since the last grade, comma or semicolon) is a trunk,
+    core or scapular muscle (``postural_muscles`` in the lexicon)."""
+    named = re.split(r"[,;]|\b[0-5][+-]?\s*/\s*5\b", before[-40:])[-1]
+    return bool(rx(lexicon()["postural_muscles"]).search(named))
 
 
 _MUSCLE = (

@@ -8,7 +8,7 @@ as ``Dr.``, ``b.i.d.`` or ``y.o.``. ``split_sentences`` first cuts the note into
 A single newline inside a paragraph is a wrapped line and does not end a sentence. A newline
 does end one when the next line starts a new block:
 
-* a blank line;
+* a blank line, or a separator line of dashes, equals signs or asterisks;
 * a heading: up to four words followed by a colon (``Exam:``, ``Assessment/Plan:``);
 * a bullet (``- ``, ``* ``, ``• ``) or a numbered item (``1.``, ``1)``, ``(1)``);
 * a line in ALL CAPS (at least four letters, no lower case).
@@ -54,6 +54,7 @@ _HEADING = re.compile(r"[A-Za-z][\w/&().'#+-]*(?:[ \t]+[\w/&().'#+-]+){0,3}[ \t]
 _TERMINAL = re.compile(r"[.!?]+[\"')\]]*(?=\s)")
 _DOTTED = re.compile(r"(?:[a-z]\.)+[a-z]")
 _NON_SPACE = re.compile(r"\S")
+_RULE_CHARS = re.compile(r"[-=_*~#. ]")
 
 
 def split_sentences(note: str) -> list[Sentence]:
@@ -83,7 +84,7 @@ def _blocks(note: str) -> list[tuple[int, int]]:
     blocks: list[tuple[int, int]] = []
     open_start: int | None = None
     for line_start, line_end, content in _lines(note):
-        if not content.strip():
+        if not content.strip() or _is_rule(content):
             if open_start is not None:
                 blocks.append((open_start, line_start))
                 open_start = None
@@ -99,6 +100,12 @@ def _blocks(note: str) -> list[tuple[int, int]]:
     if open_start is not None:
         blocks.append((open_start, len(note)))
     return blocks
+
+
+def _is_rule(line: str) -> bool:
+    """A separator line ("-----", "=====", "* * *"): like a blank line, it ends the block above."""
+    text = line.strip()
+    return len(text.replace(" ", "")) >= 3 and not _RULE_CHARS.sub("", text)
 
 
 def _starts_block(line: str) -> bool:
