@@ -53,7 +53,8 @@ def test_sentence_boundaries(note: str, expected: list[str]) -> None:
         ),
         pytest.param("Pain is worse\n\nNo fever", ["Pain is worse", "No fever"], id="blank-line"),
         pytest.param(
-            "Letter from the clinic (faxed)\n-------------\nshe had a scan in May", ["Letter from the clinic (faxed)", "she had a scan in May"],
+            "Letter from the clinic (faxed)\n-------------\nshe had a scan in May",
+            ["Letter from the clinic (faxed)", "she had a scan in May"],
             id="separator-line",
         ),
         pytest.param("Plan as above\n= = = = =\nfollow up", ["Plan as above", "follow up"], id="spaced-separator-line"),
