@@ -369,3 +369,31 @@ def test_first_pt_for_this_problem_contradicts_earlier_pt() -> None:
 def test_candidacy_refusals(note: str, status: FactStatus, conflict: bool) -> None:
     fact = extract_facts(make_case(note)).candidacy
     assert fact.status == status and bool(fact.conflicts) is conflict
+
+
+@pytest.mark.parametrize(
+    ("note", "worsening"),
+    [
+        ("Two weeks after the L5-S1 laminectomy: clear fluid from the incision, a CSF leak suspected.", True),
+        ("Post-op day 12: a soft swelling under the wound and positional headaches.", True),
+        ("Increasing low back pain over three weeks.", True),
+        ("Headaches since childhood, stable.", False),
+    ],
+    ids=["csf-leak", "wound-swelling-positional-headache", "increasing-named-pain", "stable-headache"],
+)
+def test_complications_after_surgery_are_new_symptoms(note: str, worsening: bool) -> None:
+    assert (extract_facts(make_case(note)).worsening.status == FactStatus.present) is worsening
+
+
+@pytest.mark.parametrize(
+    ("note", "surgery"),
+    [
+        ("He underwent an L3-4 decompression in August and now has new leg pain.", True),
+        ("Status post lumbar decompression 2024.", True),
+        ("She had a decompression at L4-5 in 2023.", True),
+        ("Surgeon discussed decompression if the pain persists.", False),
+    ],
+    ids=["underwent-decompression", "status-post-decompression", "had-a-decompression", "decompression-discussed"],
+)
+def test_a_decompression_done_is_prior_surgery(note: str, surgery: bool) -> None:
+    assert bool(extract_facts(make_case(note)).prior_surgery) is surgery

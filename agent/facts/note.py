@@ -20,6 +20,7 @@ from agent.facts.durations import DurationMention, find_dates, find_durations, s
 from agent.facts.injection import InstructionSpan, find_instructions
 from agent.facts.model import Evidence
 from agent.facts.sections import Section, SectionKind, care_ongoing, find_sections, section_kinds
+from agent.facts.tables import answered_no
 from agent.facts.textspans import Sentence
 
 QUOTE_MAX = 220
@@ -151,17 +152,27 @@ class Note:
                 added.append(Modifier.HYPOTHETICAL)
         if self.is_question(mention.sentence):
             added.append(Modifier.HYPOTHETICAL)
+        if Modifier.NEGATED not in mention.modifiers and self._answered_no(mention.start):
+            added.append(Modifier.NEGATED)
         relative = Modifier.FAMILY not in mention.modifiers and self._about_relative(mention.sentence)
         if relative:
             added.append(Modifier.FAMILY)
         if not added:
             return mention
-        where = f"section:{section.heading}" if section else ("previous sentence" if relative else "question")
+        where = f"section:{section.heading}" if section else ("previous sentence" if relative else "question or form")
         return replace(
             mention,
             modifiers=mention.modifiers | frozenset(added),
             triggers=mention.triggers + tuple((m, where) for m in added),
         )
+
+    @cached_property
+    def _no_answers(self) -> list[tuple[int, int]]:
+        return answered_no(self.text)
+
+    def _answered_no(self, pos: int) -> bool:
+        """``pos`` sits in the label of a form row marked in the "No" column (``agent.facts.tables``)."""
+        return any(start <= pos < end for start, end in self._no_answers)
 
     def _about_relative(self, sentence: Sentence) -> bool:
         """The sentence continues the previous one about a relative ("It turned out to be ...")."""
