@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 __all__ = ["Cell", "answered_no"]
 
@@ -38,7 +39,7 @@ def _cells(line: str, offset: int) -> list[Cell]:
     bars = [i for i, char in enumerate(line) if char == "|"]
     if len(bars) < 2:
         return []
-    return [Cell(offset + a + 1, offset + b, line[a + 1 : b]) for a, b in zip(bars, bars[1:], strict=False)]
+    return [Cell(offset + a + 1, offset + b, line[a + 1 : b]) for a, b in pairwise(bars)]
 
 
 def answered_no(note: str) -> list[tuple[int, int]]:
