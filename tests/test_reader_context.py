@@ -96,7 +96,13 @@ CONTEXT_ROWS = [
     ("hyperreflexia by grade", "Reflexes: 3+ at biceps and knees bilaterally, with spread.", {"myelopathy"}),
     ("4+/5 is strength not reflex", "Biceps 4+/5 on the left; reflexes 2+ symmetric.", set()),
     ("a scapular grade is not a deficit", "MMT: middle trap 4-/5 L, rhomboids 4/5; deep neck flexors 3/5.", set()),
+    ("weakness which has been worsening", "Left hand weakness, which had been steadily worsening since Friday.",
+     {"progressive_neuro_deficit"}),
+    ("severity of neurologic symptoms", "Given the severity of her neurological deficits, surgery was advised.",
+     {"progressive_neuro_deficit"}),
     ("severe weakness", "Severe left S1 weakness after the lifting injury.", {"progressive_neuro_deficit"}),
+    ("gait impairment", "Slowly progressive gait impairment over a year; she has widened her base.", {"myelopathy"}),
+    ("normal gait is not impairment", "Gait: normal, narrow base, tandem intact.", set()),
     ("clumsy hand", "Her right hand has become stiff and clumsy over a month.", {"myelopathy"}),
     # questionnaire answers written after the item
     ("questionnaire answer no",
@@ -225,3 +231,16 @@ def test_a_named_back_surgery_is_still_a_prior_surgery() -> None:
 )
 def test_a_trunk_or_scapular_grade_is_not_a_neurologic_deficit(note: str, deficit: str) -> None:
     assert extract_facts(case_with(note)).neuro_deficit.status == deficit
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        ("Brought in after repeatedly falling at home; back pain since.", {"fracture"}),
+        ("Keeps falling asleep in his chair; back ache for 2 weeks.", set()),
+        ("High fall risk; fall-prevention program; low back ache 2 weeks.", set()),
+    ],
+    ids=["falling", "falling-asleep", "fall-risk"],
+)
+def test_falls_at_an_older_age(note: str, expected: set[str]) -> None:
+    assert flags(note, age=81) == expected
