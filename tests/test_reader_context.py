@@ -224,10 +224,11 @@ def test_a_named_back_surgery_is_still_a_prior_surgery() -> None:
     [
         ("Therapy exam: lower trapezius 4-/5 on the right, serratus anterior 4/5.", "not_documented"),
         ("Core 3+/5; abdominals 4/5; lumbar extensors 4/5.", "not_documented"),
+        ("Lower trap 4-/5 R, 4/5 L; serratus 4/5 bilat.", "not_documented"),
         ("Scapular 4/5 bilaterally, but right EHL 4-/5.", "present"),
         ("Left ankle dorsiflexion 4/5.", "present"),
     ],
-    ids=["scapular", "core", "scapular-then-ehl", "dorsiflexion"],
+    ids=["scapular", "core", "trap-both-sides", "scapular-then-ehl", "dorsiflexion"],
 )
 def test_a_trunk_or_scapular_grade_is_not_a_neurologic_deficit(note: str, deficit: str) -> None:
     assert extract_facts(case_with(note)).neuro_deficit.status == deficit

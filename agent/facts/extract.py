@@ -195,8 +195,11 @@ def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Regio
 def _postural_muscle(before: str) -> bool:
     """The muscle named just before a grade (since the last grade, comma or semicolon) is a trunk,
     core or scapular muscle (``postural_muscles`` in the lexicon)."""
-    named = re.split(r"[,;]|\b[0-5][+-]?\s*/\s*5\b", before[-40:])[-1]
-    return bool(rx(lexicon()["postural_muscles"]).search(named))
+    pieces = re.split(r"[,;]|\b[0-5][+-]?\s*/\s*5\b", before[-60:])
+    for piece in reversed(pieces):  # "trapezius 4-/5 R, 4/5 L": the second grade is the same muscle's
+        if re.sub(r"\b(?:r|l|right|left|bilat\w*|both|sides?|and)\b|[^a-z]", "", piece.lower()):
+            return bool(rx(lexicon()["postural_muscles"]).search(piece))
+    return False
 
 
 _MUSCLE = (
