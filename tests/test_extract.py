@@ -187,6 +187,9 @@ def test_candidacy_wording(note: str, status: FactStatus) -> None:
         ("Gabapentin and PT for 6 weeks - no change, 6/10.", True),
         ("PT x6 wks, no significant change in pain.", True),
         ("Back pain. No change in bowel or bladder habits.", False),
+        ("Assessment: sciatica, has failed about 8 weeks of physical therapy.", True),
+        ('She says "nothing really helps" despite the naproxen.', True),
+        ("Nothing abnormal on exam.", False),
     ],
 )
 def test_persistent_symptoms_wording(note: str, present: bool) -> None:

@@ -210,6 +210,12 @@ PROBES = [
         {"72131": "refer", "72100": "refer"},
     ),
     Probe(
+        "thoracic-steroids-radiographs-approve",
+        ("2 | ct or radiography refer unless the",),
+        "Prednisone 10 mg daily for two years (lupus). Mid-back pain for 9 days after lifting a box.",
+        {"72070": "approve", "72128": "approve"},
+    ),
+    Probe(
         "lumbar-foot-drop-cervical-mri",
         ("2 | a flag in a different region",),
         "Neck pain for 2 weeks, no arm symptoms. Separately, new left foot drop noted this week.",
@@ -371,7 +377,7 @@ PROBES = [
     # issue 15 items beyond LABELING.md
     Probe(
         "age-15-lumbar",
-        ("issue | age gate",),
+        ("issue | age gate", "7 | a patient under 18 the acr"),
         f"{LBP} for 10 weeks. PT 07/01/2026 to 09/20/2026, persists; ESI planned.",
         {"72148": "refer"},
         age=15,
@@ -386,7 +392,7 @@ PROBES = [
     ),
     Probe(
         "v6-66-fall-from-standing",
-        ("issue | lbp variant 6",),
+        ("issue | lbp variant 6", "3 | older age with low-energy trauma or"),
         f"Fell from standing onto her buttocks 5 days ago. {LBP} since.",
         {"72148": "approve", "72131": "approve"},
         age=66,
