@@ -369,3 +369,36 @@ def test_first_pt_for_this_problem_contradicts_earlier_pt() -> None:
 def test_candidacy_refusals(note: str, status: FactStatus, conflict: bool) -> None:
     fact = extract_facts(make_case(note)).candidacy
     assert fact.status == status and bool(fact.conflicts) is conflict
+
+
+# Cervicogenic headache (ACR Cervical Pain Variant 6): a headache the note ties to the neck. Migraine,
+# tension headaches, a relative's headaches and denied or hypothetical ones are not.
+CERVICOGENIC_ROWS = [
+    ("named cervicogenic", "Working diagnosis: cervicogenic headache, right side.", FactStatus.present),
+    ("starts in the upper neck", "Headaches that start in the upper neck and spread to the temple.", FactStatus.present),
+    ("arising from the neck", "Daily headache arising from the neck since the spring.", FactStatus.present),
+    ("occipital worse with neck movement", "Occipital headache worsened by neck movement.", FactStatus.present),
+    ("comma before the trigger", "Left occipital headaches for 5 weeks, worse with neck extension.", FactStatus.present),
+    ("brought on by posture", "Her headaches are brought on by sustained neck flexion at the computer.", FactStatus.present),
+    ("turning the head", "Headaches worse with turning the head to the right.", FactStatus.present),
+    ("neck rotation reproduces", "Neck rotation to the left reproduces the headache.", FactStatus.present),
+    ("facet palpation reproduces", "Palpation over the right C2-3 facet reproduces her usual headache.", FactStatus.present),
+    ("pain from neck to forehead", "Pain that starts in the back of the neck and spreads to the forehead.", FactStatus.present),
+    ("migraine", "History of migraine with aura; this headache is typical of her migraines.", FactStatus.not_documented),
+    ("migraine triggers", "Migraine headaches triggered by bright light and red wine.", FactStatus.not_documented),
+    ("tension headache", "Tension-type headaches with stress at work.", FactStatus.not_documented),
+    ("headaches beside neck pains", "She has some intermittent headaches and neck pains.", FactStatus.not_documented),
+    ("headache and neck pain with movement", "Headache and neck pain worse with neck movement.", FactStatus.not_documented),
+    ("intracranial pattern", "Headache worse with bending forward and coughing.", FactStatus.not_documented),
+    ("not provoked by the neck", "Headache is not worse with neck movement.", FactStatus.not_documented),
+    ("relative", "Mother has cervicogenic headaches.", FactStatus.not_documented),
+    ("family history section", "Family history: father with migraines and neck-related headaches.", FactStatus.not_documented),
+    ("return precaution", "Return if headaches start in the neck.", FactStatus.not_documented),
+    ("denied", "Denies cervicogenic headache.", FactStatus.absent),
+    ("none from the neck", "No headaches arising from the neck.", FactStatus.absent),
+]
+
+
+@pytest.mark.parametrize(("note", "status"), [r[1:] for r in CERVICOGENIC_ROWS], ids=[r[0] for r in CERVICOGENIC_ROWS])
+def test_cervicogenic_headache(note: str, status: FactStatus) -> None:
+    assert extract_facts(make_case(note)).cervicogenic_headache.status == status
