@@ -402,3 +402,44 @@ CERVICOGENIC_ROWS = [
 @pytest.mark.parametrize(("note", "status"), [r[1:] for r in CERVICOGENIC_ROWS], ids=[r[0] for r in CERVICOGENIC_ROWS])
 def test_cervicogenic_headache(note: str, status: FactStatus) -> None:
     assert extract_facts(make_case(note)).cervicogenic_headache.status == status
+
+
+# New or worsening symptoms written as a label before a colon, or the symptom first ("New since 11/05/2026:
+# left-sided arm pain"), for the post-operative pathways; a visit label is not one.
+WORSENING_LABEL_ROWS = [
+    ("new since a date", "New since 11/05/2026: left-sided arm pain.", FactStatus.present),
+    ("new as of last week", "New as of last week: numbness in the left hand.", FactStatus.present),
+    ("new complaint", "New complaint: right arm tingling.", FactStatus.present),
+    ("symptom first", "Left arm pain, new since 11/05/2026.", FactStatus.present),
+    ("new patient label", "New patient: chronic neck pain for 2 years.", FactStatus.not_documented),
+    ("new since: none", "New since last visit: none.", FactStatus.not_documented),
+    ("nothing new", "No new symptoms since 11/05/2026: neck pain unchanged.", FactStatus.not_documented),
+]
+
+
+@pytest.mark.parametrize(("note", "status"), [r[1:] for r in WORSENING_LABEL_ROWS], ids=[r[0] for r in WORSENING_LABEL_ROWS])
+def test_new_symptoms_under_a_label(note: str, status: FactStatus) -> None:
+    assert extract_facts(make_case(note, note_date=date(2026, 11, 19))).worsening.status == status
+
+
+# A date written with the operation dates it (weeks before the note date of 11/19/2026); a date elsewhere in the
+# sentence does not.
+SURGERY_DATE_ROWS = [
+    ("acdf on a date", "ACDF on 10/19/2026.", Region.cervical, 4.4),
+    ("level surgery on a date", "L5-S1 surgery on 10/19/2026.", Region.lumbar, 4.4),
+    ("discectomy and fusion on", "s/p C5-6 anterior cervical discectomy and fusion on 06/15/2026.", Region.cervical, 22.4),
+    ("fusion at a level on", "Fusion at L4-5 on 9/30/2026.", Region.lumbar, 7.1),
+    ("date in parentheses", "Right L5-S1 microdiscectomy (10/19/2026).", Region.lumbar, 4.4),
+    ("date first", "10/19/2026: L5-S1 microdiscectomy.", Region.lumbar, 4.4),
+    ("on a date she underwent", "On 10/19/2026 she underwent a right L5-S1 microdiscectomy.", Region.lumbar, 4.4),
+    ("month and year", "L4-5 posterior fusion in March 2024, doing well until 6 weeks ago.", Region.lumbar, 141.9),
+    ("weeks ago still", "L4-5 laminectomy 3 weeks ago.", Region.lumbar, 3.0),
+    ("year only", "L4-5 fusion in 2019.", Region.lumbar, None),
+    ("date of another event", "L4-5 fusion in 2019; MRI on 10/01/2026 showed adjacent level disease.", Region.lumbar, None),
+]
+
+
+@pytest.mark.parametrize(("note", "region", "weeks"), [r[1:] for r in SURGERY_DATE_ROWS], ids=[r[0] for r in SURGERY_DATE_ROWS])
+def test_surgery_date_written_with_the_operation(note: str, region: Region, weeks: float | None) -> None:
+    surgeries = extract_facts(make_case(note, note_date=date(2026, 11, 19))).prior_surgery
+    assert [(s.region, s.weeks_ago) for s in surgeries] == [(region, weeks)]
