@@ -400,3 +400,77 @@ def test_complications_after_surgery_are_new_symptoms(note: str, worsening: bool
 )
 def test_a_decompression_done_is_prior_surgery(note: str, surgery: bool) -> None:
     assert bool(extract_facts(make_case(note)).prior_surgery) is surgery
+
+
+# Cervicogenic headache (ACR Cervical Pain Variant 6): a headache the note ties to the neck. Migraine,
+# tension headaches, a relative's headaches and denied or hypothetical ones are not.
+CERVICOGENIC_ROWS = [
+    ("named cervicogenic", "Working diagnosis: cervicogenic headache, right side.", FactStatus.present),
+    ("starts in the upper neck", "Headaches that start in the upper neck and spread to the temple.", FactStatus.present),
+    ("arising from the neck", "Daily headache arising from the neck since the spring.", FactStatus.present),
+    ("occipital worse with neck movement", "Occipital headache worsened by neck movement.", FactStatus.present),
+    ("comma before the trigger", "Left occipital headaches for 5 weeks, worse with neck extension.", FactStatus.present),
+    ("brought on by posture", "Her headaches are brought on by sustained neck flexion at the computer.", FactStatus.present),
+    ("turning the head", "Headaches worse with turning the head to the right.", FactStatus.present),
+    ("neck rotation reproduces", "Neck rotation to the left reproduces the headache.", FactStatus.present),
+    ("facet palpation reproduces", "Palpation over the right C2-3 facet reproduces her usual headache.", FactStatus.present),
+    ("pain from neck to forehead", "Pain that starts in the back of the neck and spreads to the forehead.", FactStatus.present),
+    ("migraine", "History of migraine with aura; this headache is typical of her migraines.", FactStatus.not_documented),
+    ("migraine triggers", "Migraine headaches triggered by bright light and red wine.", FactStatus.not_documented),
+    ("tension headache", "Tension-type headaches with stress at work.", FactStatus.not_documented),
+    ("headaches beside neck pains", "She has some intermittent headaches and neck pains.", FactStatus.not_documented),
+    ("headache and neck pain with movement", "Headache and neck pain worse with neck movement.", FactStatus.not_documented),
+    ("intracranial pattern", "Headache worse with bending forward and coughing.", FactStatus.not_documented),
+    ("not provoked by the neck", "Headache is not worse with neck movement.", FactStatus.not_documented),
+    ("relative", "Mother has cervicogenic headaches.", FactStatus.not_documented),
+    ("family history section", "Family history: father with migraines and neck-related headaches.", FactStatus.not_documented),
+    ("return precaution", "Return if headaches start in the neck.", FactStatus.not_documented),
+    ("denied", "Denies cervicogenic headache.", FactStatus.absent),
+    ("none from the neck", "No headaches arising from the neck.", FactStatus.absent),
+]
+
+
+@pytest.mark.parametrize(("note", "status"), [r[1:] for r in CERVICOGENIC_ROWS], ids=[r[0] for r in CERVICOGENIC_ROWS])
+def test_cervicogenic_headache(note: str, status: FactStatus) -> None:
+    assert extract_facts(make_case(note)).cervicogenic_headache.status == status
+
+
+# New or worsening symptoms written as a label before a colon, or the symptom first ("New since 11/05/2026:
+# left-sided arm pain"), for the post-operative pathways; a visit label is not one.
+WORSENING_LABEL_ROWS = [
+    ("new since a date", "New since 11/05/2026: left-sided arm pain.", FactStatus.present),
+    ("new as of last week", "New as of last week: numbness in the left hand.", FactStatus.present),
+    ("new complaint", "New complaint: right arm tingling.", FactStatus.present),
+    ("symptom first", "Left arm pain, new since 11/05/2026.", FactStatus.present),
+    ("new patient label", "New patient: chronic neck pain for 2 years.", FactStatus.not_documented),
+    ("new since: none", "New since last visit: none.", FactStatus.not_documented),
+    ("nothing new", "No new symptoms since 11/05/2026: neck pain unchanged.", FactStatus.not_documented),
+]
+
+
+@pytest.mark.parametrize(("note", "status"), [r[1:] for r in WORSENING_LABEL_ROWS], ids=[r[0] for r in WORSENING_LABEL_ROWS])
+def test_new_symptoms_under_a_label(note: str, status: FactStatus) -> None:
+    assert extract_facts(make_case(note, note_date=date(2026, 11, 19))).worsening.status == status
+
+
+# A date written with the operation dates it (weeks before the note date of 11/19/2026); a date elsewhere in the
+# sentence does not.
+SURGERY_DATE_ROWS = [
+    ("acdf on a date", "ACDF on 10/19/2026.", Region.cervical, 4.4),
+    ("level surgery on a date", "L5-S1 surgery on 10/19/2026.", Region.lumbar, 4.4),
+    ("discectomy and fusion on", "s/p C5-6 anterior cervical discectomy and fusion on 06/15/2026.", Region.cervical, 22.4),
+    ("fusion at a level on", "Fusion at L4-5 on 9/30/2026.", Region.lumbar, 7.1),
+    ("date in parentheses", "Right L5-S1 microdiscectomy (10/19/2026).", Region.lumbar, 4.4),
+    ("date first", "10/19/2026: L5-S1 microdiscectomy.", Region.lumbar, 4.4),
+    ("on a date she underwent", "On 10/19/2026 she underwent a right L5-S1 microdiscectomy.", Region.lumbar, 4.4),
+    ("month and year", "L4-5 posterior fusion in March 2024, doing well until 6 weeks ago.", Region.lumbar, 141.9),
+    ("weeks ago still", "L4-5 laminectomy 3 weeks ago.", Region.lumbar, 3.0),
+    ("year only", "L4-5 fusion in 2019.", Region.lumbar, None),
+    ("date of another event", "L4-5 fusion in 2019; MRI on 10/01/2026 showed adjacent level disease.", Region.lumbar, None),
+]
+
+
+@pytest.mark.parametrize(("note", "region", "weeks"), [r[1:] for r in SURGERY_DATE_ROWS], ids=[r[0] for r in SURGERY_DATE_ROWS])
+def test_surgery_date_written_with_the_operation(note: str, region: Region, weeks: float | None) -> None:
+    surgeries = extract_facts(make_case(note, note_date=date(2026, 11, 19))).prior_surgery
+    assert [(s.region, s.weeks_ago) for s in surgeries] == [(region, weeks)]

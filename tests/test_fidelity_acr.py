@@ -28,9 +28,7 @@ DOCUMENTS = {
     "acr-myelopathy": "acr-myelopathy",
 }
 # Text variants no criteria variant encodes, with the reason (the row is a strict xfail).
-NOT_ENCODED = {
-    ("acr-cervical-pain", 6): "reader: no fact for cervicogenic headache; judged as axial neck pain",
-}
+NOT_ENCODED: dict[tuple[str, int], str] = {}
 # Text variants judged by another variant with the same ratings.
 SAME_AS = {("acr-myelopathy", 1): "my-v2"}  # acute-onset myelopathy: same ratings as chronic (Variant 2)
 
@@ -457,6 +455,47 @@ PROBES = [
         variant={"72157": "th-v4"},
     ),
     Probe(
+        "cervical-v6-neck-headache-3wk",
+        ("issue | cervical v6",),
+        "Right occipital headaches for 3 weeks, worse with neck rotation. No arm symptoms. Ibuprofen since last week.",
+        {"72141": "deny", "72040": "refer"},
+        variant={"72141": "cx-v6", "72040": "cx-v6"},
+        alternative={"72141": None},
+        departure="cervicogenic headache",
+    ),
+    Probe(
+        "cervical-v6-after-care-refer",
+        ("issue | cervical v6",),
+        "Headaches that begin at the base of the neck and spread to the left temple since July. PT 07/01/2026 to "
+        "09/01/2026 and naproxen since 07/01/2026; headaches persist. Neuro exam normal.",
+        {"72141": "refer", "72156": "deny"},
+        variant={"72141": "cx-v6"},
+    ),
+    Probe(
+        "cervical-v6-not-migraine",
+        ("issue | cervical v6",),
+        "Neck pain for 3 weeks, no arm symptoms. Known migraine; today's headache is like her usual migraines.",
+        {"72141": "deny", "72040": "approve"},
+        variant={"72141": "cx-v1"},
+        alternative={"72141": "72040"},
+    ),
+    Probe(
+        "cervical-v6-not-tension-or-family",
+        ("issue | cervical v6",),
+        "Neck stiffness for 2 weeks with tension headaches at work. Her sister has cervicogenic headaches. "
+        "Denies headache coming from the neck.",
+        {"72141": "deny"},
+        variant={"72141": "cx-v1"},
+        alternative={"72141": "72040"},
+    ),
+    Probe(
+        "cervical-v6-radicular-is-v2",
+        ("issue | cervical v6",),
+        "Headaches arising from the neck, and pain radiating down the left arm to the thumb for 2 weeks.",
+        {"72141": "deny"},
+        variant={"72141": "cx-v2"},
+    ),
+    Probe(
         "thoracic-radic-3wk-true-variant",
         ("issue | true variant for radiculopathy",),
         "Band-like pain around the left chest at T8 for 3 weeks.",
@@ -519,6 +558,7 @@ EXTRA_RULES = {
     "issue | thoracic post-operative",
     "issue | cervical v8 v9",
     "issue | thoracic v6",
+    "issue | cervical v6",
     "issue | true variant for radiculopathy",
     "issue | ct myelography",
     "issue | same-modality alternatives",

@@ -256,6 +256,22 @@ PROBES = [
         {"72158": "approve"},
     ),
     probe(
+        "c-dated-acdf-new-since-label",
+        ("Pathway C | (section)", "Prior surgery at the same region | (section)"),
+        "C6-7 ACDF on 04/22/2026; the arm pain was gone by June. New as of 11/02/2026: right-sided arm pain and "
+        "numbness in the thumb. Decreased sensation over the right thumb, biceps reflex reduced.",
+        {"72141": "approve"},
+        variant={"72141": "pc-c"},
+    ),
+    probe(
+        "early-postop-dated-surgery",
+        ("The early post-operative period | (section)",),
+        "Right L5-S1 microdiscectomy on 10/26/2026. New low back pain beside the incision since returning to desk "
+        "work; afebrile, wound clean. MRI to check the operation.",
+        {"72158": "deny", "72100": "approve"},
+        variant={"72158": "pl-c-early"},
+    ),
+    probe(
         "thoracic-axial-pathway-b",
         ("Regional notes | (section)",),
         f"Mid back pain, no radiating symptoms. Strength 5/5, reflexes 2+. {CARE} "

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from agent.facts.context import Mention, Modifier
-from agent.facts.durations import find_dates, timeline_vocabulary
+from agent.facts.durations import date_spans, find_dates, timeline_vocabulary
 from agent.facts.model import CareEpisode, ConservativeCare, Evidence, FactStatus, Modality, PriorSurgery, Region
 from agent.facts.note import Note, rx
 from agent.facts.textspans import Sentence
@@ -281,13 +281,28 @@ def prior_surgeries(note: Note, lex: dict[str, Any]) -> list[PriorSurgery]:
         if _PLANNING.search(before):
             continue  # "candidate for lumbar fusion" is a plan, not a history
         region = _surgery_region(note, m.start, m.end, m.sentence, lex, rx)
-        weeks_ago = None
-        for d in note.durations(m.sentence):
+        weeks_ago = _dated_surgery(note, m, lex["surgery_date"])
+        for d in note.durations(m.sentence) if weeks_ago is None else []:
             tail = note.text[d.end : d.end + 12].lower()
             if d.kind == "ago" or "after" in tail or "post" in tail:
                 weeks_ago = round(d.weeks, 1)
         found.append(PriorSurgery(region=region, evidence=note.evidence(m.start, m.end, m.sentence), weeks_ago=weeks_ago))
     return found
+
+
+def _dated_surgery(note: Note, m: Mention, spec: dict[str, str]) -> float | None:
+    """Weeks from a date written with the operation ("ACDF on 10/19/2026", "10/19/2026: L5-S1
+    microdiscectomy") to the note date; None when no date is written with it."""
+    if note.note_date is None:
+        return None
+    sentence = m.sentence
+    after, before = re.compile(spec["after"], re.IGNORECASE), re.compile(spec["before"], re.IGNORECASE)
+    for start, end, when in date_spans(sentence.text, note_date=note.note_date, offset=sentence.start):
+        if (start >= m.end and after.fullmatch(note.text[m.end : start])) or (
+            end <= m.start and before.fullmatch(note.text[end : m.start])
+        ):
+            return round((note.note_date - when).days / 7, 1)
+    return None
 
 
 # "MRI lumbar", "MRI of the lumbar spine", "lumbar MRI": the region of an imaging order, not of a surgery.

@@ -10,7 +10,8 @@ calls :func:`supplement` once, after the core facts are read. Each rule is one c
 * new bladder urgency with a cord sign: myelopathy;
 * "slightly worse" is not new or progressing (the post-operative pathways need a real change);
 * a progressive neurologic deficit found only in the legs points to the thoracic and lumbar spine,
-  only in the arms to the cervical spine (an unplaced deficit keeps bearing on every region).
+  only in the arms to the cervical spine (an unplaced deficit keeps bearing on every region);
+* a headache the note ties to the neck (cervicogenic headache), for ACR Cervical Pain Variant 6.
 """
 
 from __future__ import annotations
@@ -79,6 +80,15 @@ def _deficit_regions(deficit: Fact, spec: dict[str, list[str]]) -> list[Region]:
     return sorted(regions)
 
 
+def _headache(note: Note, mentions: list[Mention]) -> Fact:
+    """Present when asserted for the patient; absent when only denied ("no headaches from the neck")."""
+    said = [m for m in mentions if m.asserted]
+    if said:
+        return Fact(status=FactStatus.present, evidence=_ev(note, said)[:3])
+    denied = any(Modifier.NEGATED in m.modifiers for m in mentions)
+    return Fact(status=FactStatus.absent if denied else FactStatus.not_documented, discounted=_ev(note, mentions)[:3])
+
+
 def supplement(note: Note, lex: dict[str, Any], facts: ClinicalFacts) -> ClinicalFacts:
     spec = lex["criteria_fidelity"]
     flags = facts.red_flags
@@ -88,6 +98,7 @@ def supplement(note: Note, lex: dict[str, Any], facts: ClinicalFacts) -> Clinica
     fragile = _chronic(note, "bone_fragility", spec["bone_fragility"])
     facts.bone_fragility = Fact(status=FactStatus.present, evidence=_ev(note, fragile)[:3]) if fragile else Fact()
     facts.radiographs_degenerative, facts.radiographs_opll = prior_radiograph_findings(note, lex)
+    facts.cervicogenic_headache = _headache(note, note.mentions("cervicogenic_headache", spec["cervicogenic_headache"]))
 
     procedure = _asserted(note, "recent_procedure", spec["recent_procedure"])
     new_pain = _asserted(note, "new_pain", spec["new_pain"])

@@ -27,7 +27,7 @@ from functools import lru_cache
 
 import yaml
 
-__all__ = ["DurationMention", "find_dates", "find_durations", "parse_date", "section_dates", "timeline_vocabulary"]
+__all__ = ["DurationMention", "date_spans", "find_dates", "find_durations", "parse_date", "section_dates", "timeline_vocabulary"]
 
 WEEKS_PER_UNIT = {"day": 1 / 7, "week": 1.0, "month": 4.345, "year": 52.18}
 
@@ -182,6 +182,11 @@ _DATE_TOKEN_RE = re.compile(rf"(?<![\w/]){_DATE}", re.IGNORECASE)
 def find_dates(text: str, *, note_date: date | None, offset: int = 0) -> list[tuple[int, date]]:
     """(offset, date) of every date written in ``text`` that is not after ``note_date``; strength
     grades and pain scores that look like dates ("4/5", "6/10") are skipped."""
+    return [(start, when) for start, _, when in date_spans(text, note_date=note_date, offset=offset)]
+
+
+def date_spans(text: str, *, note_date: date | None, offset: int = 0) -> list[tuple[int, int, date]]:
+    """(start, end, date) of every date written in ``text``, as ``find_dates`` finds them."""
     found = []
     for match in _DATE_TOKEN_RE.finditer(text):
         token = match.group(0)
@@ -189,7 +194,7 @@ def find_dates(text: str, *, note_date: date | None, offset: int = 0) -> list[tu
             continue
         when = parse_date(token, note_date=note_date)
         if when is not None and not _after(when, note_date):
-            found.append((offset + match.start(), when))
+            found.append((offset + match.start(), offset + match.end(), when))
     return found
 
 
