@@ -514,7 +514,7 @@ PROBES = [
         "post-acdf-cervical-ct",
         ("issue | same-modality alternatives",),
         "C5-6 ACDF in 2019. New neck pain radiating to the right arm for 3 weeks.",
-        {"72125": "approve", "72141": "refer"},
+        {"72125": "approve", "72141": "approve"},
     ),
     Probe(
         "most-favourable-v5-v7",

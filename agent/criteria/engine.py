@@ -114,6 +114,8 @@ class Engine:
             choice.decision = policy.mba_with_usual_alternative if same else policy.rating_decisions[Rating.MBA]
         else:
             choice.decision = policy.rating_decisions[choice.rating]
+        if choice.decision == Decision.approve:
+            choice.alternative = None  # an approved study needs no substitute
         return choice
 
     def _gate(self, ctx: Context, variant: Variant, procedure: str) -> Outcome | None:
