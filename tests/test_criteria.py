@@ -94,7 +94,13 @@ def test_every_code_region_has_a_region_topic_first(criteria: CriteriaSet) -> No
         topics = criteria.topics_for(info.region)
         assert topics, f"no topic covers {code} ({info.region})"
         gate = topics[0].only_when
-        assert gate is None or gate.age_min is not None, f"{code}: the first topic may only be gated by age"
+        parts = [gate] if gate is None or gate.all_ is None else gate.all_
+        # the first topic is gated by age, and at most by a question it does not rate (a lesion to
+        # characterise) that a red flag overrides; later topics apply only with a red flag, so a request
+        # outside the first topic is referred, never judged by another topic
+        assert gate is None or any(p.age_min is not None for p in parts), f"{code}: the first topic must be gated by age"
+        others = [p for p in parts if p is not None and p.age_min is None]
+        assert all(p.any_ and any(q.red_flag == "any" for q in p.any_) for p in others), f"{code}: a gate a red flag cannot lift"
 
 
 def test_every_topic_is_consistent(criteria: CriteriaSet) -> None:

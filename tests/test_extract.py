@@ -474,3 +474,19 @@ SURGERY_DATE_ROWS = [
 def test_surgery_date_written_with_the_operation(note: str, region: Region, weeks: float | None) -> None:
     surgeries = extract_facts(make_case(note, note_date=date(2026, 11, 19))).prior_surgery
     assert [(s.region, s.weeks_ago) for s in surgeries] == [(region, weeks)]
+
+
+LESION_ROWS = [
+    ("indeterminate focus", "CT last month: indeterminate sclerotic focus in L2; MRI requested.", FactStatus.present),
+    ("to characterise", "MRI with contrast to better characterize the T9 lesion seen on CT.", FactStatus.present),
+    ("enlarged ganglion", "At surgery the right S1 dorsal root ganglion looked markedly enlarged.", FactStatus.present),
+    ("not biopsied", "A soft-tissue mass by the L4 foramen, not biopsied.", FactStatus.present),
+    ("no lesion", "No suspicious lesion on the radiographs.", FactStatus.not_documented),
+    ("relative", "Her sister has an indeterminate liver lesion.", FactStatus.not_documented),
+    ("plain back pain", "Back pain after lifting, no imaging yet.", FactStatus.not_documented),
+]
+
+
+@pytest.mark.parametrize(("note", "status"), [r[1:] for r in LESION_ROWS], ids=[r[0] for r in LESION_ROWS])
+def test_a_lesion_to_characterise(note: str, status: FactStatus) -> None:
+    assert extract_facts(make_case(note)).lesion_to_characterise.status == status

@@ -381,6 +381,18 @@ PROBES = [
         age=15,
     ),
     Probe(
+        "lesion-to-characterise-refer",
+        ("lesion to characterise",),
+        "Outside CT: indeterminate lytic focus in the L3 body. Mild back ache. MRI with and without contrast to characterize.",
+        {"72158": "refer", "72148": "refer"},
+    ),
+    Probe(
+        "lesion-with-cancer-history-approve",
+        ("lesion to characterise",),
+        "Breast cancer 2021. Outside CT: indeterminate lytic focus in L3. New back pain for 2 weeks.",
+        {"72158": "approve"},
+    ),
+    Probe(
         "v6-82-osteoporosis-history",
         ("issue | lbp variant 6",),
         f"PMH: osteoporosis on alendronate. {LBP} for 1 week, no trauma.",
@@ -563,6 +575,7 @@ EXTRA_RULES = {
     "issue | ct myelography",
     "issue | same-modality alternatives",
     "issue | most favourable",
+    "lesion to characterise",
 }
 
 

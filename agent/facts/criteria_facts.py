@@ -11,7 +11,8 @@ calls :func:`supplement` once, after the core facts are read. Each rule is one c
 * "slightly worse" is not new or progressing (the post-operative pathways need a real change);
 * a progressive neurologic deficit found only in the legs points to the thoracic and lumbar spine,
   only in the arms to the cervical spine (an unplaced deficit keeps bearing on every region);
-* a headache the note ties to the neck (cervicogenic headache), for ACR Cervical Pain Variant 6.
+* a headache the note ties to the neck (cervicogenic headache), for ACR Cervical Pain Variant 6;
+* imaging wanted to characterise a lesion found earlier (a question the pain variants do not rate).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from agent.facts.note import Note, rx
 from agent.facts.prior_imaging import prior_radiograph_findings
 
 _NOT_PATIENT_NOW = {Modifier.NEGATED, Modifier.FAMILY, Modifier.HYPOTHETICAL}
+_NOT_LESION = {Modifier.NEGATED, Modifier.FAMILY, Modifier.RESOLVED}  # "MRI to characterise the mass" is the request
 
 
 def _ev(note: Note, mentions: list[Mention]) -> list[Evidence]:
@@ -89,6 +91,13 @@ def _headache(note: Note, mentions: list[Mention]) -> Fact:
     return Fact(status=FactStatus.absent if denied else FactStatus.not_documented, discounted=_ev(note, mentions)[:3])
 
 
+def _lesion_regions(mentions: list[Mention], lex: dict[str, Any]) -> list[Region]:
+    """The spine regions the lesion's sentences name (none named: it bears on every region)."""
+    found = {Region(region) for m in mentions for region, patterns in lex["symptom_regions"].items()
+             if rx("|".join(patterns)).search(m.sentence.text)}
+    return sorted(found, key=lambda r: r.value)
+
+
 def supplement(note: Note, lex: dict[str, Any], facts: ClinicalFacts) -> ClinicalFacts:
     spec = lex["criteria_fidelity"]
     flags = facts.red_flags
@@ -99,6 +108,17 @@ def supplement(note: Note, lex: dict[str, Any], facts: ClinicalFacts) -> Clinica
     facts.bone_fragility = Fact(status=FactStatus.present, evidence=_ev(note, fragile)[:3]) if fragile else Fact()
     facts.radiographs_degenerative, facts.radiographs_opll = prior_radiograph_findings(note, lex)
     facts.cervicogenic_headache = _headache(note, note.mentions("cervicogenic_headache", spec["cervicogenic_headache"]))
+    lesion = [m for m in note.mentions("lesion_to_characterise", spec["lesion_to_characterise"]) if not m.modifiers & _NOT_LESION]
+    facts.lesion_to_characterise = (
+        Fact(
+            status=FactStatus.present,
+            evidence=_ev(note, lesion)[:3],
+            regions=_lesion_regions(lesion, lex),
+            detail=f'a lesion to characterise: "{" ".join(lesion[0].sentence.text.split())[:160]}"',
+        )
+        if lesion
+        else Fact()
+    )
 
     procedure = _asserted(note, "recent_procedure", spec["recent_procedure"])
     new_pain = _asserted(note, "new_pain", spec["new_pain"])

@@ -254,6 +254,11 @@ class ClinicalFacts(BaseModel):
         description="a headache the note ties to the neck: named cervicogenic, said to start in the neck, or "
         "provoked by neck movement or posture (a migraine or tension headache on its own is not)",
     )
+    lesion_to_characterise: Fact = Field(
+        default_factory=Fact,
+        description="imaging is wanted to characterise a lesion found on earlier imaging or at surgery (an "
+        "indeterminate mass, an enlarged nerve root ganglion), a question outside the pain variants (regions)",
+    )
     injections: list[Evidence] = Field(
         default_factory=list, description="instructions addressed to a reviewer or model: flagged, never obeyed"
     )
@@ -294,4 +299,5 @@ FACT_NAMES = (
     "radiographs_degenerative",
     "radiographs_opll",
     "cervicogenic_headache",
+    "lesion_to_characterise",
 )
