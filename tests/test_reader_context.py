@@ -250,3 +250,17 @@ def test_a_trunk_or_scapular_grade_is_not_a_neurologic_deficit(note: str, defici
 )
 def test_falls_at_an_older_age(note: str, expected: set[str]) -> None:
     assert flags(note, age=81) == expected
+
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        ("Rear-ended at a stop light on March 3, 2019; mid back ache for 3 weeks.", set()),
+        ("Motor vehicle accident 06/2022 with whiplash; neck ache for 2 weeks.", set()),
+        ("Motor vehicle accident on 09/24/2026; neck pain since.", {"fracture"}),
+        ("Rollover crash on 9/24; neck pain since.", {"fracture"}),
+    ],
+    ids=["crash-2019", "mva-2022", "mva-last-week", "crash-without-year"],
+)
+def test_trauma_dated_years_before_the_note_is_history(note: str, expected: set[str]) -> None:
+    assert flags(note) == expected

@@ -86,6 +86,9 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             mentions = [m for m in mentions if not excluded.search(m.sentence.text)]
         if spec.get("last_exposure"):
             mentions = [m for m in mentions if not _last_exposure_remote(note, m, spec)]
+        if spec.get("remote_event"):
+            event = rx(spec["remote_event"])
+            mentions = [m for m in mentions if not (event.search(m.text) and _dated_remote(note, m.sentence.text, spec))]
         fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
         # Chronic risk factors (dialysis, transplant drugs, HIV, osteoporosis, long-term steroids) are
         # current while listed in the history; only a resolved one ("in remission", "resolved") is not.
@@ -94,6 +97,23 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             _add_evidence(fact, chronic.evidence)
         flags[flag] = fact
     return flags
+
+
+def _dated_remote(note: Note, text: str, spec: dict[str, Any]) -> bool:
+    """Every date written in ``text`` (with its year) is at least ``remote_after_days`` before the note."""
+    if note.note_date is None:
+        return False
+    dates = [when for _, when in find_dates(text, note_date=note.note_date) if _has_year(text, when)]
+    for match in _MONTH_YEAR.finditer(text):
+        month, year = int(match.group(1) or 12), int(match.group(2))
+        if 1 <= month <= 12:
+            dates.append(date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))
+    return bool(dates) and all((note.note_date - when).days >= spec["remote_after_days"] for when in dates)
+
+
+def _has_year(text: str, when: date) -> bool:
+    """The sentence writes the year of ``when`` (a day and month alone take the note's year)."""
+    return str(when.year) in text or f"/{when.year % 100:02d}" in text
 
 
 def _last_exposure_remote(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
