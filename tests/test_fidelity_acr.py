@@ -208,6 +208,12 @@ PROBES = [
         {"72131": "refer", "72100": "refer"},
     ),
     Probe(
+        "cervical-steroids-mri-approve",
+        ("2 | mri without contrast approve .",),
+        "Prednisone 15 mg daily since January for polymyalgia. Neck pain for 10 days, no injury.",
+        {"72141": "approve", "72040": "refer"},
+    ),
+    Probe(
         "thoracic-steroids-radiographs-approve",
         ("2 | ct or radiography refer unless the",),
         "Prednisone 10 mg daily for two years (lupus). Mid-back pain for 9 days after lifting a box.",

@@ -109,6 +109,8 @@ CONTEXT_ROWS = [
      "Intake form\n- Chills or sweats at night: **No**\n- Trouble holding urine: No (since 2020)", set()),
     ("questionnaire answer yes", "Intake form\n- New urinary incontinence: **Yes**", {"cauda_equina"}),
     ("no change is not an answer", "Bladder control: no change; new urinary retention today.", {"cauda_equina"}),
+    ("questionnaire answers after a dash", "Intake: leg weakness - No; saddle numbness - no; night fevers - No.", set()),
+    ("a dash answer yes", "Intake: night fevers - yes; saddle numbness - no.", {"infection"}),
     ("questionnaire answer none in bold", "Screening\n- Night sweats, chills: **none**", set()),
     # forms: empty boxes after their item, and a box before a suspicion
     ("box after item", "Screen: trauma [ ]; malignancy [ ]; temp > 38 [ ].", set()),
