@@ -142,6 +142,12 @@ ROWS = [
     ("unnamed-region-counts-everywhere", "Neck pain for 9 weeks. Physical therapy for 7 weeks.", Region.cervical, 7.0),
     ("two-regions-named", "Neck and low back pain; PT for neck and back for 6 weeks.", Region.cervical, 6.0),
     (
+        "wanting-to-try-is-not-care",
+        "Arm pain 8 weeks. He would like to try physical therapy and conservative care first.",
+        None,
+        None,
+    ),
+    (
         "questionnaire-not-yet-is-not-care",
         "Arm pain 3 weeks.\n- Therapy for the arm: **not yet** - first slot is 11/20\n- (My PT since July is for my low back.)",
         Region.cervical,

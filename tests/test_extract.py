@@ -366,8 +366,13 @@ def test_first_pt_for_this_problem_contradicts_earlier_pt() -> None:
     [
         ("Pt wishes to proceed w/ L L5-S1 TFESI. Form: 'I do NOT want any injections or surgery.'", FactStatus.present, True),
         ("Discussed ESI and surgery. Pt declines any injection or surgery.", FactStatus.absent, False),
+        ("Options reviewed; for the neck he declines injections or a surgical consultation.", FactStatus.absent, False),
     ],
-    ids=["decision then refusal: conflict", "discussion then refusal: refusal wins"],
+    ids=[
+        "decision then refusal: conflict",
+        "discussion then refusal: refusal wins",
+        "refusal naming the referral in one sentence",
+    ],
 )
 def test_candidacy_refusals(note: str, status: FactStatus, conflict: bool) -> None:
     fact = extract_facts(make_case(note)).candidacy

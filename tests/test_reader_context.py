@@ -144,6 +144,8 @@ CONTEXT_ROWS = [
     ("a crash in the distant past", "He was thrown from a motorbike in the remote past; back ache 2 weeks.", set()),
     ("a crash years ago", "Rollover crash eleven years ago, no injuries then; back ache 2 weeks.", set()),
     ("a crash this week", "Rollover crash on Monday; back pain since.", {"fracture"}),
+    ("risks of a procedure", "We discussed the risks of incontinence and urinary retention after cryotherapy.", set()),
+    ("FRAX with a colon", "FRAX 10-year probability: major osteoporotic fracture 7%, hip 0.9%.", set()),
     ("hay fever", "Pain began with a sneezing fit during a hay fever flare.", set()),
     ("a quoted question", 'Intake asked: "Any fevers or weight loss?"', set()),
     ("fall risk is not a fall", "Timed up-and-go 14 s, fall risk; fall-prevention handout.", set()),

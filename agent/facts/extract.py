@@ -309,6 +309,11 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     # the two contradict each other and the fact carries the refusal as a conflict.
     if positive and negative:
         decided_rx = rx(spec["decided"])
+        # a refusal in the same sentence governs an option only named there ("she declines injection or
+        # surgical referral"), unless that option records a decision to go ahead
+        refused_in = {n.sentence.start for n in negative}
+        positive = [m for m in positive if m.sentence.start not in refused_in or decided_rx.search(note.text[m.start : m.end])]
+    if positive and negative:
         decided = [m for m in positive if decided_rx.search(note.text[m.start : m.end])]
         if decided:
             evidence = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive)
