@@ -174,6 +174,8 @@ def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
         ("Would like to avoid surgery.", FactStatus.not_documented),
         ("Plan: we will bring him back to inject the left SI joint under fluoroscopy.", FactStatus.present),
         ("Plan: left sacroiliac joint injection under fluoroscopy next week.", FactStatus.present),
+        ("Imaging before her R L4 TFESI (procedure booked 11/02/2026).", FactStatus.present),
+        ("MRI L-spine w/o and w/wo contrast prior to R L4 TFESI (procedure booked 11/02/2026).", FactStatus.present),
         ("Recommendations: Dr. Lee will see her for injecting the right facet at L4-5.", FactStatus.present),
     ],
 )
