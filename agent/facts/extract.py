@@ -20,8 +20,8 @@ from agent.facts.context import Mention, Modifier
 from agent.facts.criteria_facts import supplement
 from agent.facts.durations import find_dates
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
-from agent.facts.note import Note, lexicon, rx
-from agent.facts.textspans import Sentence, split_sentences
+from agent.facts.note import Note, lexicon, read_note, rx
+from agent.facts.textspans import Sentence
 
 EXTRACTOR = "rules:extract-1"
 
@@ -385,7 +385,7 @@ def extract_facts(case: Case) -> ClinicalFacts:
     """ClinicalFacts for one case, from its note alone (deterministic, no network)."""
     request = case.request
     text = request.documentation
-    note = Note(text, split_sentences(text), request.note_date, request.patient.age)
+    note = read_note(text, request.note_date, request.patient.age)
     lex = lexicon()
     flags = _red_flags(note, lex)
     for flag, codes in flag_codes(request.diagnoses).items():

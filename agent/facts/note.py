@@ -21,7 +21,7 @@ from agent.facts.injection import InstructionSpan, find_instructions
 from agent.facts.model import Evidence
 from agent.facts.sections import Section, SectionKind, care_ongoing, find_sections, section_kinds
 from agent.facts.tables import answered_no
-from agent.facts.textspans import Sentence
+from agent.facts.textspans import Sentence, split_sentences
 
 QUOTE_MAX = 220
 _REQUEST = re.compile(
@@ -244,3 +244,11 @@ class Note:
         ):
             return d.weeks + (self.note_date - written).days / 7
         return d.weeks
+
+
+@lru_cache(maxsize=8)
+def read_note(text: str, note_date: date | None, age: int | None) -> Note:
+    """The one ``Note`` for a documentation text: the reader, the reading view, the evidence check and
+    ``ask`` share its sentences, sections and matched triggers instead of splitting the text again.
+    A Note only caches what it derives from its arguments, so sharing it changes no result."""
+    return Note(text, split_sentences(text), note_date, age)

@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from agent.cases.model import Case
 from agent.facts.context import Mention, Modifier
 from agent.facts.model import Evidence
-from agent.facts.note import Note
-from agent.facts.textspans import split_sentences
+from agent.facts.note import read_note
 
 _HEADER = re.compile(r"^=== ATTACHMENT \d+: (?P<title>.*?)(?: \((?P<date>\d{4}-\d{2}-\d{2})\))? ===$")
 
@@ -70,7 +69,7 @@ class Sources:
         request = case.request
         self.instructions = instructions or []  # planted instructions: never taken for a document title
         self.text = request.documentation
-        self.note = Note(self.text, split_sentences(self.text), request.note_date, request.patient.age)
+        self.note = read_note(self.text, request.note_date, request.patient.age)
         self.note_date = request.note_date
 
     @cached_property

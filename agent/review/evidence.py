@@ -23,8 +23,8 @@ from agent.cases.model import Case
 from agent.facts.context import Modifier
 from agent.facts.extract import suspected
 from agent.facts.model import Evidence
-from agent.facts.note import Note, lexicon
-from agent.facts.textspans import Sentence, split_sentences
+from agent.facts.note import Note, lexicon, read_note
+from agent.facts.textspans import Sentence
 
 CARE_TOLERANCE_WEEKS = 0.5  # a claim may round the quoted dates up by half a week
 _NOT_PLANNED = {Modifier.NEGATED, Modifier.FAMILY, Modifier.RESOLVED, Modifier.HISTORICAL}
@@ -149,7 +149,7 @@ def verify_reading(case: Case, reported: ReportedFacts | None, numeric_flags: se
     if reported is None:
         return verified
     text = case.request.documentation
-    note = Note(text, split_sentences(text), case.request.note_date, case.request.patient.age)
+    note = read_note(text, case.request.note_date, case.request.patient.age)
     for item in reported.flag_evidence:
         flag = item.flag
         evidence, why = verify_flag(note, flag, item.quote, numeric_flags or set())
