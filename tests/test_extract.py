@@ -141,6 +141,11 @@ def test_later_denial_of_claimed_treatment_is_a_conflict() -> None:
     assert extract_facts(make_case(contradictory)).conservative_care.conflicts
     copy_forward = "HPI (carried forward): has not tried PT.\nInterval history: completed 8 wks of PT, no better."
     assert extract_facts(make_case(copy_forward)).conservative_care.conflicts == []
+    other_region = "Completed 9 wks of PT, no better.\nNo physical therapy for the neck so far."
+    care = extract_facts(make_case(other_region)).conservative_care
+    assert care.conflicts_for(Region.lumbar) == [] and care.conflicts_for(Region.cervical)
+    unnamed = "Completed 9 wks of PT, no better.\nPT records: no physical therapy on file."
+    assert extract_facts(make_case(unnamed)).conservative_care.conflicts_for(Region.lumbar)
 
 
 SYMPTOM_WEEK_ROWS = [

@@ -234,9 +234,10 @@ def _conservative_care(ctx: Context, cond: Condition) -> Outcome:
                 f"before {note_date.isoformat()}; {need:g} required{skipped_note}"
             )
     status = MET if weeks >= need else NOT_MET
-    if care.conflicts and status == MET:
+    conflicts = care.conflicts_for(ctx.region)
+    if conflicts and status == MET:
         explanation += "; later documentation says this treatment was not done"
-        return Outcome(status, care.evidence + care.conflicts, explanation, conflict=True)
+        return Outcome(status, care.evidence + conflicts, explanation, conflict=True)
     return Outcome(status, care.evidence, explanation)
 
 

@@ -38,7 +38,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
     modalities: list[Modality] = []
     episodes: list[_Course] = []
     duration_evidence: list[Evidence] = []
-    conflicts: list[Evidence] = []
+    conflicts: list[tuple[Evidence, list[Region]]] = []  # with the regions each denial names
     denials = lex.get("care_denied", {})
     logs = _visit_logs(note, lex)
     for name, patterns in lex["conservative_care"].items():
@@ -60,7 +60,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
         # Later text that denies a treatment claimed earlier (copy-forward goes the other way).
         first_claim = min(m.start for m in asserted)
         conflicts += [
-            note.evidence(m.start, m.end, m.sentence)
+            (note.evidence(m.start, m.end, m.sentence), _regions(m.sentence.text, lex))
             for m in mentions
             if (Modifier.NEGATED in m.modifiers or m.start in denied) and m.start > first_claim
         ]
@@ -108,11 +108,13 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
         episodes += logged
         modalities.append(_modality(name, [e for c in logged for e in c.episode.evidence][:1], [c.episode for c in logged]))
     timeline = _in_sequence(note, sorted(episodes, key=lambda c: c.at))
+    unique_conflicts = list({(e.start, e.end): (e, regions) for e, regions in conflicts}.values())[:4]
     care = ConservativeCare(
         modalities=modalities,
         episodes=timeline,
         duration_evidence=list({(e.start, e.end): e for e in duration_evidence}.values())[:4],
-        conflicts=list({(e.start, e.end): e for e in conflicts}.values())[:4],
+        conflicts=[e for e, _ in unique_conflicts],
+        conflict_regions=[regions for _, regions in unique_conflicts],
     )
     present = [m for m in modalities if m.status == FactStatus.present]
     care.status = FactStatus.present if present else FactStatus.absent if modalities else FactStatus.not_documented

@@ -150,6 +150,17 @@ class ConservativeCare(BaseModel):
     conflicts: list[Evidence] = Field(
         default_factory=list, description="later statements denying treatment the note claims earlier"
     )
+    conflict_regions: list[list[Region]] = Field(
+        default_factory=list,
+        description="per conflict, the spine regions its sentence names (none: it bears on every region)",
+    )
+
+    def conflicts_for(self, region: Region | str | None) -> list[Evidence]:
+        """The conflicts that bear on ``region``: "No PT for the neck yet" does not contradict lumbar care."""
+        if region is None:
+            return list(self.conflicts)
+        regions = self.conflict_regions + [[]] * (len(self.conflicts) - len(self.conflict_regions))
+        return [e for e, named in zip(self.conflicts, regions, strict=False) if not named or Region(region) in named]
 
     @model_validator(mode="after")
     def _courses_from_modalities(self) -> ConservativeCare:
