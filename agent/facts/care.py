@@ -60,7 +60,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
         # Later text that denies a treatment claimed earlier (copy-forward goes the other way).
         first_claim = min(m.start for m in asserted)
         conflicts += [
-            (note.evidence(m.start, m.end, m.sentence), _regions(m.sentence.text, lex))
+            (note.evidence(m.start, m.end, m.sentence), regions_named(m.sentence.text, lex))
             for m in mentions
             if (Modifier.NEGATED in m.modifiers or m.start in denied) and m.start > first_claim
         ]
@@ -94,7 +94,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
                     started=dated.start_date if dated else None,
                     ended=dated.end_date if dated else (note.written_on(d.start) or note.note_date),
                     dated=dated is not None,
-                    regions=_regions(m.sentence.text, lex),
+                    regions=regions_named(m.sentence.text, lex),
                     document_date=note.written_on(d.start),
                     evidence=[note.evidence(m.start, m.end, m.sentence), note.evidence(d.start, d.end, sent)],
                 ),
@@ -148,7 +148,7 @@ def _continued(note: Note, name: str, asserted: list[Mention], lex: dict[str, An
         started=first_date,
         ended=last_date,
         dated=True,
-        regions=_regions(first.sentence.text, lex),
+        regions=regions_named(first.sentence.text, lex),
         document_date=last_date,
         evidence=[note.evidence(first.start, first.end, first.sentence), note.evidence(last.start, last.end, last.sentence)],
     )
@@ -180,7 +180,7 @@ def _visit_logs(note: Note, lex: dict[str, Any]) -> dict[str, list[_Course]]:
             started=dates[0],
             ended=dates[-1],
             dated=True,
-            regions=_regions(sentence.text, lex),
+            regions=regions_named(sentence.text, lex),
             document_date=when,
             evidence=[note.evidence(sentence.start, sentence.end, sentence)],
         )
@@ -259,7 +259,7 @@ def _modality(name: str, evidence: list[Evidence], courses: list[CareEpisode]) -
     )
 
 
-def _regions(text: str, lex: dict[str, Any]) -> list[Region]:
+def regions_named(text: str, lex: dict[str, Any]) -> list[Region]:
     """The spine regions a sentence names ("12 weeks of PT for his low back")."""
     return [Region(region) for region, patterns in lex["symptom_regions"].items() if rx("|".join(patterns)).search(text)]
 

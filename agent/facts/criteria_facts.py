@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from agent.facts.care import regions_named
 from agent.facts.context import Mention, Modifier
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.facts.note import Note, rx
@@ -93,9 +94,7 @@ def _headache(note: Note, mentions: list[Mention]) -> Fact:
 
 def _lesion_regions(mentions: list[Mention], lex: dict[str, Any]) -> list[Region]:
     """The spine regions the lesion's sentences name (none named: it bears on every region)."""
-    found = {Region(region) for m in mentions for region, patterns in lex["symptom_regions"].items()
-             if rx("|".join(patterns)).search(m.sentence.text)}
-    return sorted(found, key=lambda r: r.value)
+    return sorted({r for m in mentions for r in regions_named(m.sentence.text, lex)}, key=lambda r: r.value)
 
 
 def supplement(note: Note, lex: dict[str, Any], facts: ClinicalFacts) -> ClinicalFacts:

@@ -86,9 +86,8 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             mentions = [m for m in mentions if not excluded.search(m.sentence.text)]
         if spec.get("last_exposure"):
             mentions = [m for m in mentions if not _last_exposure_remote(note, m, spec)]
-        if spec.get("remote_event"):
-            event = rx(spec["remote_event"])
-            mentions = [m for m in mentions if not (event.search(m.text) and _dated_remote(note, m.sentence.text, spec))]
+        if spec.get("remote_event"):  # "a motor vehicle accident on October 4, 2000"
+            mentions = [m for m in mentions if not _remote_event(note, m, spec)]
         fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
         # Chronic risk factors (dialysis, transplant drugs, HIV, osteoporosis, long-term steroids) are
         # current while listed in the history; only a resolved one ("in remission", "resolved") is not.
@@ -99,11 +98,13 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
     return flags
 
 
-def _dated_remote(note: Note, text: str, spec: dict[str, Any]) -> bool:
-    """Every date written in ``text`` (with its year) is at least ``remote_after_days`` before the note."""
+def _dated_remote(note: Note, text: str, spec: dict[str, Any], *, year_written: bool = False) -> bool:
+    """Every date written in ``text`` is at least ``remote_after_days`` before the note (and there is
+    one). "01/2020" and "2019" count as the latest day they can mean; ``year_written``: a day and
+    month without a year (which take the note's year) are left out."""
     if note.note_date is None:
         return False
-    dates = [when for _, when in find_dates(text, note_date=note.note_date) if _has_year(text, when)]
+    dates = [when for _, when in find_dates(text, note_date=note.note_date) if not year_written or _has_year(text, when)]
     for match in _MONTH_YEAR.finditer(text):
         month, year = int(match.group(1) or 12), int(match.group(2))
         if 1 <= month <= 12:
@@ -111,27 +112,23 @@ def _dated_remote(note: Note, text: str, spec: dict[str, Any]) -> bool:
     return bool(dates) and all((note.note_date - when).days >= spec["remote_after_days"] for when in dates)
 
 
+def _remote_event(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
+    """An event (``remote_event``: a crash, a fall) whose sentence dates it, year written, long before the note."""
+    if not rx(spec["remote_event"]).search(mention.text):
+        return False
+    return _dated_remote(note, mention.sentence.text, spec, year_written=True)
+
+
 def _has_year(text: str, when: date) -> bool:
-    """The sentence writes the year of ``when`` (a day and month alone take the note's year)."""
+    """The sentence writes the year of ``when``."""
     return str(when.year) in text or f"/{when.year % 100:02d}" in text
 
 
 def _last_exposure_remote(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
-    """The sentence dates the last exposure ("Last IV heroin use 01/2020") and every date after
-    "last" is at least ``remote_after_days`` before the note: history, not a current risk."""
-    if note.note_date is None:
-        return False
-    text = mention.sentence.text
-    last = rx(spec["last_exposure"]).search(text)
-    if last is None:
-        return False
-    after = text[last.start() :]
-    dates = [when for _, when in find_dates(after, note_date=note.note_date)]
-    for match in _MONTH_YEAR.finditer(after):  # "01/2020", "2019": the latest day they can mean
-        month, year = int(match.group(1) or 12), int(match.group(2))
-        if 1 <= month <= 12:
-            dates.append(date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))
-    return bool(dates) and all((note.note_date - when).days >= spec["remote_after_days"] for when in dates)
+    """The sentence dates the last exposure ("Last IV heroin use 01/2020") long enough before the
+    note: history, not a current risk."""
+    last = rx(spec["last_exposure"]).search(mention.sentence.text)
+    return last is not None and _dated_remote(note, mention.sentence.text[last.start() :], spec)
 
 
 _MONTH_YEAR = re.compile(r"(?<![\w/])(?:(\d{1,2})/)?((?:19|20)\d{2})(?![\w/])")
