@@ -156,6 +156,18 @@ CONTEXT_ROWS = [
     ("hay fever", "Pain began with a sneezing fit during a hay fever flare.", set()),
     ("a quoted question", 'Intake asked: "Any fevers or weight loss?"', set()),
     ("fall risk is not a fall", "Timed up-and-go 14 s, fall risk; fall-prevention handout.", set()),
+    # measurements: an old result, and a fever nobody measured
+    ("an old inflammatory marker", "Rheumatology 03/14/2026 for giant cell arteritis: CRP 41 mg/L then.\nBack ache 2 wk.", set()),
+    ("a marker this week", "Labs 09/28/2026: CRP 41 mg/L. Back ache 2 wk.", {"infection"}),
+    ("an undated marker counts", "CRP 41 mg/L, ESR 55. Back ache 2 wk.", {"infection"}),
+    ("a subjective fever measured normal", "Felt subjective fevers last night. Vitals: T 36.9 C, HR 80.", set()),
+    ("a low-grade fever with an afebrile exam", "Low-grade fever per wife. Exam: afebrile, back tender.", set()),
+    ("a subjective fever never measured", "Reports subjective fevers and back pain since Sunday.", {"infection"}),
+    ("a low-grade fever, then a febrile one", "Low-grade fever Friday; T 38.6 C in clinic today.", {"infection"}),
+    ("a fever without a qualifier stays", "Fevers and chills with the back pain. T 37.2 C in clinic.", {"infection"}),
+    ("an infection months ago, many words before it",
+     "Roughly 8 months ago, while visiting family abroad, he was admitted for 2 weeks and treated for lumbar discitis.",
+     set()),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

@@ -88,6 +88,8 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             mentions = [m for m in mentions if not _last_exposure_remote(note, m, spec)]
         if spec.get("remote_event"):  # "a motor vehicle accident on October 4, 2000"
             mentions = [m for m in mentions if not _remote_event(note, m, spec)]
+        if spec.get("unmeasured_fever") and _measured_afebrile(note, lex["vitals"]):
+            mentions = [m for m in mentions if not _unmeasured_fever(m, spec)]
         fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
         # Chronic risk factors (dialysis, transplant drugs, HIV, osteoporosis, long-term steroids) are
         # current while listed in the history; only a resolved one ("in remission", "resolved") is not.
@@ -117,6 +119,30 @@ def _remote_event(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
     if not rx(spec["remote_event"]).search(mention.text):
         return False
     return _dated_remote(note, mention.sentence.text, spec, year_written=True)
+
+
+def _temperatures(note: Note, limits: dict[str, float]) -> list[bool]:
+    """Each temperature the note records (in a plausible range): febrile or not."""
+    found = []
+    for m in rx(_TEMP).finditer(note.text):
+        value, unit = float(m.group(1)), (m.group(2) or "").upper()
+        if 35 <= value <= 110:
+            found.append(value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"])
+    return found
+
+
+def _measured_afebrile(note: Note, limits: dict[str, float]) -> bool:
+    """The note measured the temperature ("T 37.4", "Temp 98.6 F", "afebrile") and never found a fever."""
+    temps = _temperatures(note, limits)
+    return not any(temps) and (bool(temps) or bool(re.search(r"\bafebrile\b", note.text, re.IGNORECASE)))
+
+
+def _unmeasured_fever(mention: Mention, spec: dict[str, Any]) -> bool:
+    """"Subjective fevers", "a low-grade fever": a fever word its own words say was not measured as one."""
+    if not re.match(r"fever|febrile|pyrexia", mention.text, re.IGNORECASE):
+        return False
+    before = mention.sentence.text[: mention.start - mention.sentence.start]
+    return bool(rx(spec["unmeasured_fever"]).search(before))
 
 
 def _has_year(text: str, when: date) -> bool:
@@ -174,7 +200,9 @@ def _stable_deficit(text: str, lex: dict[str, Any]) -> bool:
 
 def _vitals_and_labs(note: Note, sent: Sentence, limits: dict[str, float]) -> list[tuple[str, Evidence]]:
     """(flag, evidence) for a febrile temperature, raised ESR/CRP, or a large post-void residual."""
-    found = []
+    found: list[tuple[str, Evidence]] = []
+    if _dated_remote(note, sent.text, {"remote_after_days": limits["stale_after_days"]}):
+        return found  # "Rheumatology 08/12/2025: ... (ESR 64)": an old result
     for m in rx(_TEMP).finditer(sent.text):
         value, unit = float(m.group(1)), (m.group(2) or "").upper()
         febrile = value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"]
