@@ -168,6 +168,11 @@ CONTEXT_ROWS = [
     ("an infection months ago, many words before it",
      "Roughly 8 months ago, while visiting family abroad, he was admitted for 2 weeks and treated for lumbar discitis.",
      set()),
+    # a settled deficit: old and unchanged, or mild
+    ("an old unchanged foot drop", "L foot drop since a 2017 fibular fracture, unchanged, uses a brace. Back ache 10 days.", set()),
+    ("a mild steppage gait", "Gait: a very mild steppage gait on the right.", set()),
+    ("an old foot drop now worse", "Chronic R foot drop since 2018, clearly worse this month.", {"progressive_neuro_deficit"}),
+    ("a new foot drop", "Woke with a left foot drop 3 days ago.", {"progressive_neuro_deficit"}),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),
@@ -193,6 +198,7 @@ CODE_ROWS = [
     ("M50.01", "myelopathy"),
     ("M54.16", None),
     ("M51.26", None),
+    ("M21.371", None),  # foot drop, acquired: the note says whether it is new or progressing
 ]
 
 

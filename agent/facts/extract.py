@@ -88,6 +88,8 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             mentions = [m for m in mentions if not _last_exposure_remote(note, m, spec)]
         if spec.get("remote_event"):  # "a motor vehicle accident on October 4, 2000"
             mentions = [m for m in mentions if not _remote_event(note, m, spec)]
+        if spec.get("settled_deficit"):
+            mentions = [m for m in mentions if not _settled_deficit(m, spec, lex)]
         if spec.get("unmeasured_fever") and _measured_afebrile(note, lex["vitals"]):
             mentions = [m for m in mentions if not _unmeasured_fever(m, spec)]
         fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
@@ -119,6 +121,14 @@ def _remote_event(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
     if not rx(spec["remote_event"]).search(mention.text):
         return False
     return _dated_remote(note, mention.sentence.text, spec, year_written=True)
+
+
+def _settled_deficit(mention: Mention, spec: dict[str, Any], lex: dict[str, Any]) -> bool:
+    """A foot drop its own sentence calls stable and old, or mild: not a severe or progressive deficit."""
+    if not rx(spec["settled_deficit"]).match(mention.text):
+        return False
+    before = mention.sentence.text[: mention.start - mention.sentence.start]
+    return _stable_deficit(mention.sentence.text, lex) or bool(rx(spec["mild_before"]).search(before))
 
 
 def _temperatures(note: Note, limits: dict[str, float]) -> list[bool]:
