@@ -173,6 +173,9 @@ CONTEXT_ROWS = [
     ("a mild steppage gait", "Gait: a very mild steppage gait on the right.", set()),
     ("an old foot drop now worse", "Chronic R foot drop since 2018, clearly worse this month.", {"progressive_neuro_deficit"}),
     ("a new foot drop", "Woke with a left foot drop 3 days ago.", {"progressive_neuro_deficit"}),
+    ("a questionnaire score in a table is not a strength grade",
+     '| Arm sensation | "Tingling in both hands at night" | 2 / 3 |\n| Bladder | "Normal" | 3 / 3 |', set()),
+    ("side-by-side grades still read", "Tibialis anterior 2/2-, EHL 3/3.", {"progressive_neuro_deficit"}),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

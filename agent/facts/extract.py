@@ -261,7 +261,7 @@ _MUSCLE = (
     rf"(?:{_LEG}|{_ARM}|flexors?|extensors?|abductors?|adductors?|peronei|peroneus|gluteus|iliopsoas|EDL|FDP|APB|"
     r"dorsiflexion|plantarflexion|grip)"
 )
-_SIDE_BY_SIDE = rf"(?P<muscle>{_MUSCLE})[^.;:,\d]{{0,20}}?[:\s]\s*(?P<right>[0-5])[+-]?\s*/\s*(?P<left>[0-4])[+-]?(?![\d/])"
+_SIDE_BY_SIDE = rf"(?P<muscle>{_MUSCLE})[^.;:,\d|\"]{{0,20}}?[:\s]\s*(?P<right>[0-5])[+-]?\s*/\s*(?P<left>[0-4])[+-]?(?![\d/])"
 _REFLEX_GRADE = r"(?<![\d/])(?P<grade>[34])\+(?!\s*/\s*5)(?:\s*/\s*[0-4]\+?)?"
 
 
