@@ -182,6 +182,12 @@ def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
         ("Imaging before her R L4 TFESI (procedure booked 11/02/2026).", FactStatus.present),
         ("MRI L-spine w/o and w/wo contrast prior to R L4 TFESI (procedure booked 11/02/2026).", FactStatus.present),
         ("Recommendations: Dr. Lee will see her for injecting the right facet at L4-5.", FactStatus.present),
+        ("Sent to Dr. Q (neurosurgery) last week for an opinion.", FactStatus.present),
+        ("Referred to Dr. Q (spine surgery) on 09/30.", FactStatus.present),
+        ("Sent to physical therapy for core work.", FactStatus.not_documented),
+        ("The right L4 transforaminal ESI is being scheduled by the pain clinic.", FactStatus.present),
+        ("Caudal epidural injection to be arranged after imaging.", FactStatus.present),
+        ("Radiology is asked for an MRI T-spine w/o contrast ahead of the planned injection.", FactStatus.present),
     ],
 )
 def test_candidacy_wording(note: str, status: FactStatus) -> None:
