@@ -176,6 +176,15 @@ CONTEXT_ROWS = [
     ("a questionnaire score in a table is not a strength grade",
      '| Arm sensation | "Tingling in both hands at night" | 2 / 3 |\n| Bladder | "Normal" | 3 / 3 |', set()),
     ("side-by-side grades still read", "Tibialis anterior 2/2-, EHL 3/3.", {"progressive_neuro_deficit"}),
+    # cord compression in its own words, and a sensory level written out
+    ("suspected cord compression", "Impression: suspected cord compression from the known T9 lesion.", {"myelopathy"}),
+    ("a cord compression ruled out before", "Her 2025 MRI showed no cord compression.", set()),
+    ("a sensory level written out", "Light touch reduced below T8 on both sides.", {"myelopathy"}),
+    ("a dermatomal band is not a level", "Allodynia in a band from T7 around to the sternum on the left.", set()),
+    # pain-limited strength is not a motor deficit
+    ("give-way weakness", "Quads 3/5 on the right with give-way from knee pain.", set()),
+    ("pain-limited grade", "Left hip abduction 3/5, pain-limited; otherwise 5/5.", set()),
+    ("a true low grade", "Left hip abduction 3/5; otherwise 5/5.", {"progressive_neuro_deficit"}),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

@@ -175,6 +175,9 @@ _LAB = r"\b(ESR|CRP|sed\s+rate)\s*(?:of|was|is|:|=)?\s*(\d+(?:\.\d+)?)\s*(mg/dL|
 _PVR = r"\b(?:post[-\s]?void\s+residual|PVR)\s*(?:of|was|is|:|=)?\s*(?:~|approximately\s+)?(\d{2,4})\s*(?:mL|ml|cc)"
 _GRADE = r"\b([0-5])([+-])?\s*/\s*5\b"
 _NOT_STRENGTH = r"^\s*(?:\w+\s+)?(?:reflex\w*|DTRs?|jerks?|scale|grading|grade\b|system)"  # "3/5 reflexes", "0/5 scale"
+_NOT_TRUE_WEAKNESS = (
+    r"^[^.;]{0,25}?(?:give[-\s]?way|breakaway|(?:pain|effort)[-\s]limited|limited\s+by\s+(?:\w+\s+)?pain|poor\s+effort|due\s+to\s+pain)"
+)
 _LEG = r"ankle|foot|toe|EHL|\bTA\b|tibialis|dorsiflex|plantar|quad|hip|knee|leg|\bLE\b|\bLLE\b|\bRLE\b|gastroc|hamstring"
 _ARM = r"deltoid|biceps|triceps|wrist|grip|finger|intrinsic|hand|arm|elbow|shoulder|\bUE\b|\bLUE\b|\bRUE\b|interossei"
 
@@ -241,6 +244,8 @@ def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Regio
         after = sent.text[m.end() : m.end() + 20]
         if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE) or re.search(_NOT_STRENGTH, after, re.IGNORECASE):
             continue
+        if re.search(_NOT_TRUE_WEAKNESS, sent.text[m.end() : m.end() + 45], re.IGNORECASE):
+            continue  # "3/5 L, give-way, limited by buttock pain": pain-limited effort, not a motor deficit
         if _postural_muscle(sent.text[: m.start()]):
             continue  # "lower trapezius 4-/5": a trunk or scapular muscle tested in therapy, not a nerve's
         found.append((grade, _ev(note, sent, m), _limb_region(window)))
