@@ -185,6 +185,16 @@ CONTEXT_ROWS = [
     ("give-way weakness", "Quads 3/5 on the right with give-way from knee pain.", set()),
     ("pain-limited grade", "Left hip abduction 3/5, pain-limited; otherwise 5/5.", set()),
     ("a true low grade", "Left hip abduction 3/5; otherwise 5/5.", {"progressive_neuro_deficit"}),
+    # a review of systems answered with letters, fax furniture, imaging negations
+    ("ROS answered N", "Constitutional: fever N, night sweats N. GU: retention N, incontinence N.", set()),
+    ("ROS answered Y keeps the item", "Constitutional: fever Y, night sweats N.", {"infection"}),
+    ("ROS answered with a minus", "ROS: fever (-), saddle numbness (-).", set()),
+    ("a fax page number is not a grade", "Fax from Riverside Spine, p. 2/5; page 3/5 follows.", set()),
+    ("a cancer center is a place", "Faxed by the Lakeshore Cancer Institute on behalf of the PCP.", set()),
+    ("a finding not evident", "Prior MRI: foraminal narrowing; cord compression is not evident.", set()),
+    ("an all-caps dictation keeps its negation across lines",
+     "HE HAS HAD LOW BACK PAIN FOR 2 WEEKS AFTER MOVING FURNITURE. DENIES FEVER OR CHILLS. NO\n"
+     "PERSONAL HISTORY OF MALIGNANCY. NO INTRAVENOUS DRUG USE AND NO RECENT SPINE PROCEDURES.", set()),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

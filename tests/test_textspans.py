@@ -81,6 +81,11 @@ def test_sentence_boundaries(note: str, expected: list[str]) -> None:
             id="all-caps-title",
         ),
         pytest.param("Pain worse\nIMPRESSION: disc bulge", ["Pain worse", "IMPRESSION: disc bulge"], id="all-caps-heading"),
+        pytest.param(
+            "PAIN STARTED TWO WEEKS AGO WHILE LIFTING A BOX AT WORK. HE DENIES\nNUMBNESS. PLAN\nIBUPROFEN.",
+            ["PAIN STARTED TWO WEEKS AGO WHILE LIFTING A BOX AT WORK.", "HE DENIES\nNUMBNESS.", "PLAN", "IBUPROFEN."],
+            id="all-caps-dictation-wraps",
+        ),
         pytest.param("Stenosis at\nL4-5 is moderate.", ["Stenosis at\nL4-5 is moderate."], id="wrapped-level-not-caps"),
         pytest.param(
             "Will order an MRI of the\nlumbar spine at 10:30 today.",

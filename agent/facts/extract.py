@@ -244,6 +244,9 @@ def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Regio
         after = sent.text[m.end() : m.end() + 20]
         if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE) or re.search(_NOT_STRENGTH, after, re.IGNORECASE):
             continue
+        at = sent.start + m.start()
+        if re.search(r"\b(?:p|pg|pp|page|sheet)\.?\s*$", note.text[max(0, at - 8) : at], re.IGNORECASE):
+            continue  # "P. 1/5", "Page 2/5": a fax page number
         if re.search(_NOT_TRUE_WEAKNESS, sent.text[m.end() : m.end() + 45], re.IGNORECASE):
             continue  # "3/5 L, give-way, limited by buttock pain": pain-limited effort, not a motor deficit
         if _postural_muscle(sent.text[: m.start()]):

@@ -11,7 +11,8 @@ does end one when the next line starts a new block:
 * a blank line, or a separator line of dashes, equals signs or asterisks;
 * a heading: up to four words followed by a colon (``Exam:``, ``Assessment/Plan:``);
 * a bullet (``- ``, ``* ``, ``• ``) or a numbered item (``1.``, ``1)``, ``(1)``);
-* a line in ALL CAPS (at least four letters, no lower case).
+* a line in ALL CAPS (at least four letters, no lower case), unless it is a long line of prose
+  typed in capitals (a dictation), which wraps like any other line.
 
 A line that is only a title (ALL CAPS, or a heading with nothing after the colon) also ends its
 block, so the text under it starts a new sentence. Every sentence is ``note[start:end]`` with
@@ -83,20 +84,26 @@ def _blocks(note: str) -> list[tuple[int, int]]:
     """Cut the note into blocks: paragraphs, list items, headed lines and titles."""
     blocks: list[tuple[int, int]] = []
     open_start: int | None = None
+    previous = ""
     for line_start, line_end, content in _lines(note):
         if not content.strip() or _is_rule(content):
             if open_start is not None:
                 blocks.append((open_start, line_start))
                 open_start = None
+            previous = ""
             continue
-        if open_start is not None and _starts_block(content):
+        # A dictation typed in capitals wraps mid-sentence: the line after an unfinished ALL-CAPS line
+        # of prose continues it, however short ("... HE DENIES\nNUMBNESS. PLAN").
+        wrapped = open_start is not None and _caps_prose(previous) and not previous.rstrip().endswith((".", ":", "!", "?"))
+        if open_start is not None and not wrapped and _starts_block(content):
             blocks.append((open_start, line_start))
             open_start = None
         if open_start is None:
             open_start = line_start
-        if _is_title(content):
+        if not wrapped and _is_title(content):
             blocks.append((open_start, line_end))
             open_start = None
+        previous = content
     if open_start is not None:
         blocks.append((open_start, len(note)))
     return blocks
@@ -115,8 +122,16 @@ def _starts_block(line: str) -> bool:
 
 
 def _is_all_caps(line: str) -> bool:
+    """An ALL-CAPS title line. A long ALL-CAPS line of prose (a dictation typed in capitals: nine
+    words or more, or five or more ending in a period or comma) is wrapped text, not a title."""
     letters = [char for char in line if char.isalpha()]
-    return len(letters) >= 4 and not any(char.islower() for char in letters)
+    return len(letters) >= 4 and not any(char.islower() for char in letters) and not _caps_prose(line)
+
+
+def _caps_prose(line: str) -> bool:
+    words = re.findall(r"[A-Za-z][A-Za-z'-]*", line)
+    text = line.rstrip()
+    return len(words) >= 9 or (len(words) >= 5 and text.endswith((".", ",", ";")) and not text.endswith(":"))
 
 
 def _is_title(line: str) -> bool:
