@@ -276,6 +276,8 @@ def _round(weeks: float | None) -> float | None:
 
 def prior_surgeries(note: Note, lex: dict[str, Any]) -> list[PriorSurgery]:
     found: list[PriorSurgery] = []
+    unspecified: list[PriorSurgery] = []
+    named = rx("|".join(p for patterns in lex["surgery_regions"].values() for p in patterns))
     for m in note.mentions("prior_surgery", lex["prior_surgery"]):
         if not m.asserted:
             continue
@@ -288,8 +290,21 @@ def prior_surgeries(note: Note, lex: dict[str, Any]) -> list[PriorSurgery]:
             tail = note.text[d.end : d.end + 12].lower()
             if d.kind == "ago" or "after" in tail or "post" in tail:
                 weeks_ago = round(d.weeks, 1)
-        found.append(PriorSurgery(region=region, evidence=note.evidence(m.start, m.end, m.sentence), weeks_ago=weeks_ago))
+        surgery = PriorSurgery(region=region, evidence=note.evidence(m.start, m.end, m.sentence), weeks_ago=weeks_ago)
+        found.append(surgery)
+        if _GENERIC_SURGERY.fullmatch(m.text) and not named.search(note.text[max(m.sentence.start, m.start - 25) : m.start]):
+            unspecified.append(surgery)
+    # "Contrast given his prior spine surgery" in a sentence about C7: an unspecified spine surgery is
+    # the operation the note specifies elsewhere ("L4-5 laminectomy 2012"), not one at whatever region
+    # its sentence names. A region written right before it ("cervical spine surgery") keeps its own.
+    specific = {s.region for s in found if s.region is not None and not any(s is u for u in unspecified)}
+    if len(specific) == 1:
+        for surgery in unspecified:
+            surgery.region = next(iter(specific))
     return found
+
+
+_GENERIC_SURGERY = re.compile(r"(?:spine|spinal)\s+surgery", re.IGNORECASE)
 
 
 def _dated_surgery(note: Note, m: Mention, spec: dict[str, str]) -> float | None:
