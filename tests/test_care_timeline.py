@@ -160,6 +160,24 @@ ROWS = [
         8.0,
     ),
     (
+        "an-earlier-episode-dated-by-its-year",
+        "Left arm pain since 10/12/2026, naproxen since 10/12/2026. A similar flare in 2024 settled after 8 weeks of PT.",
+        None,
+        3.0,
+    ),
+    (
+        "a-course-this-year-counts",
+        "Left arm pain since 08/03/2026; PT since 09/07/2026 (2025 notes reviewed), still sore.",
+        None,
+        8.0,
+    ),
+    (
+        "a-form-line-ends-before-the-next-heading",
+        "Treatments tried: [X] naproxen since 09/21/2026 [X] PT since 09/21/2026 [ ] injections\nMedications: naproxen 500 mg bid",
+        None,
+        6.0,
+    ),
+    (
         "a-table-cell-ends-a-negation",
         "| ibuprofen | no effect | acetaminophen since 08/16/2026 | ongoing |",
         None,

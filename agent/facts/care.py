@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from agent.facts.context import Mention, Modifier
-from agent.facts.durations import date_spans, find_dates, timeline_vocabulary
+from agent.facts.durations import date_spans, dated_long_before, find_dates, timeline_vocabulary
 from agent.facts.model import CareEpisode, ConservativeCare, Evidence, FactStatus, Modality, PriorSurgery, Region
 from agent.facts.note import Note, rx
 from agent.facts.textspans import Sentence
@@ -47,7 +47,7 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
         denied = {m.start for m in mentions if denial and rx("|".join(denial)).search(m.sentence.text)}
         occasional = {m.start for m in mentions if rx(lex["care_occasional"]).search(m.sentence.text)}
         mentions = [m for m in mentions if m.start not in occasional]  # "an Advil now and then" is no course
-        asserted = [m for m in mentions if m.asserted and m.start not in denied]
+        asserted = [m for m in mentions if m.asserted and m.start not in denied and not _past_episode(note, m, lex)]
         if not mentions:
             continue
         if not asserted:
@@ -245,6 +245,12 @@ def _in_sequence(note: Note, courses: list[_Course]) -> list[CareEpisode]:
         earlier.episode.started = start[0] - timedelta(days=round(earlier.episode.weeks * 7))
         earlier.episode.chained = later.episode.chained = True
     return [c.episode for c in courses]
+
+
+def _past_episode(note: Note, m: Mention, lex: dict[str, Any]) -> bool:
+    """ "A similar arm episode in 2023 settled with 6 weeks of PT": a course its sentence dates (year
+    written) a year or more before the note belongs to an earlier episode, not to this one."""
+    return dated_long_before(m.sentence.text, note.note_date, lex["past_episode_days"], year_written=True)
 
 
 def _modality(name: str, evidence: list[Evidence], courses: list[CareEpisode]) -> Modality:

@@ -185,6 +185,28 @@ def find_dates(text: str, *, note_date: date | None, offset: int = 0) -> list[tu
     return [(start, when) for start, _, when in date_spans(text, note_date=note_date, offset=offset)]
 
 
+_MONTH_YEAR = re.compile(r"(?<![\w/])(?:(\d{1,2})/)?((?:19|20)\d{2})(?![\w/])")
+
+
+def dated_long_before(text: str, note_date: date | None, days: int, *, year_written: bool = False) -> bool:
+    """Every date written in ``text`` is at least ``days`` before the note (and there is one). "01/2020"
+    and "2019" count as the latest day they can mean; ``year_written``: a day and month without a year
+    (which take the note's year) are left out."""
+    if note_date is None:
+        return False
+    dates = [when for _, when in find_dates(text, note_date=note_date) if not year_written or _has_year(text, when)]
+    for match in _MONTH_YEAR.finditer(text):
+        month, year = int(match.group(1) or 12), int(match.group(2))
+        if 1 <= month <= 12:
+            dates.append(date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))
+    return bool(dates) and all((note_date - when).days >= days for when in dates)
+
+
+def _has_year(text: str, when: date) -> bool:
+    """The text writes the year of ``when``."""
+    return str(when.year) in text or f"/{when.year % 100:02d}" in text
+
+
 def date_spans(text: str, *, note_date: date | None, offset: int = 0) -> list[tuple[int, int, date]]:
     """(start, end, date) of every date written in ``text``, as ``find_dates`` finds them."""
     found = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, timedelta
 from typing import Any
 
 from agent.cases.model import RED_FLAG_IDS, Case
@@ -18,7 +17,7 @@ from agent.facts.care import conservative_care, prior_surgeries
 from agent.facts.codes import flag_codes
 from agent.facts.context import Mention, Modifier
 from agent.facts.criteria_facts import supplement
-from agent.facts.durations import find_dates
+from agent.facts.durations import dated_long_before
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.facts.note import Note, lexicon, read_note, rx
 from agent.facts.textspans import Sentence
@@ -103,17 +102,8 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
 
 
 def _dated_remote(note: Note, text: str, spec: dict[str, Any], *, year_written: bool = False) -> bool:
-    """Every date written in ``text`` is at least ``remote_after_days`` before the note (and there is
-    one). "01/2020" and "2019" count as the latest day they can mean; ``year_written``: a day and
-    month without a year (which take the note's year) are left out."""
-    if note.note_date is None:
-        return False
-    dates = [when for _, when in find_dates(text, note_date=note.note_date) if not year_written or _has_year(text, when)]
-    for match in _MONTH_YEAR.finditer(text):
-        month, year = int(match.group(1) or 12), int(match.group(2))
-        if 1 <= month <= 12:
-            dates.append(date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1))
-    return bool(dates) and all((note.note_date - when).days >= spec["remote_after_days"] for when in dates)
+    """Every date written in ``text`` is at least ``remote_after_days`` before the note."""
+    return dated_long_before(text, note.note_date, spec["remote_after_days"], year_written=year_written)
 
 
 def _remote_event(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
@@ -155,11 +145,6 @@ def _unmeasured_fever(mention: Mention, spec: dict[str, Any]) -> bool:
     return bool(rx(spec["unmeasured_fever"]).search(before))
 
 
-def _has_year(text: str, when: date) -> bool:
-    """The sentence writes the year of ``when``."""
-    return str(when.year) in text or f"/{when.year % 100:02d}" in text
-
-
 def _last_exposure_remote(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
     """The sentence dates the last exposure ("Last IV heroin use 01/2020") long enough before the
     note: history, not a current risk."""
@@ -167,7 +152,6 @@ def _last_exposure_remote(note: Note, mention: Mention, spec: dict[str, Any]) ->
     return last is not None and _dated_remote(note, mention.sentence.text[last.start() :], spec)
 
 
-_MONTH_YEAR = re.compile(r"(?<![\w/])(?:(\d{1,2})/)?((?:19|20)\d{2})(?![\w/])")
 
 
 _TEMP = r"\b(?:T|temp(?:erature)?|Tmax|febrile\s+to)\s*[:=]?\s*(\d{2,3}(?:\.\d+)?)\s*°?\s*([CF])?\b"

@@ -94,7 +94,12 @@ def _blocks(note: str) -> list[tuple[int, int]]:
             continue
         # A dictation typed in capitals wraps mid-sentence: the line after an unfinished ALL-CAPS line
         # of prose continues it, however short ("... HE DENIES\nNUMBNESS. PLAN").
-        wrapped = open_start is not None and _caps_prose(previous) and not previous.rstrip().endswith((".", ":", "!", "?"))
+        wrapped = (
+            open_start is not None
+            and _capitals_only(previous)
+            and _caps_prose(previous)
+            and not previous.rstrip().endswith((".", ":", "!", "?"))
+        )
         if open_start is not None and not wrapped and _starts_block(content):
             blocks.append((open_start, line_start))
             open_start = None
@@ -124,8 +129,12 @@ def _starts_block(line: str) -> bool:
 def _is_all_caps(line: str) -> bool:
     """An ALL-CAPS title line. A long ALL-CAPS line of prose (a dictation typed in capitals: nine
     words or more, or five or more ending in a period or comma) is wrapped text, not a title."""
+    return _capitals_only(line) and not _caps_prose(line)
+
+
+def _capitals_only(line: str) -> bool:
     letters = [char for char in line if char.isalpha()]
-    return len(letters) >= 4 and not any(char.islower() for char in letters) and not _caps_prose(line)
+    return len(letters) >= 4 and not any(char.islower() for char in letters)
 
 
 def _caps_prose(line: str) -> bool:
