@@ -195,6 +195,11 @@ CONTEXT_ROWS = [
     ("an all-caps dictation keeps its negation across lines",
      "HE HAS HAD LOW BACK PAIN FOR 2 WEEKS AFTER MOVING FURNITURE. DENIES FEVER OR CHILLS. NO\n"
      "PERSONAL HISTORY OF MALIGNANCY. NO INTRAVENOUS DRUG USE AND NO RECENT SPINE PROCEDURES.", set()),
+    ("a screen answered N between slashes", "Screen: fever N / cancer hx N / IVDU N / trauma N", set()),
+    ("a dot-leader form answered no", "Since last visit:\n  Night fevers ............ [ ] yes  [X] no\n"
+     "  Cancer found .............. [ ] yes  [X] no", set()),
+    ("a dot-leader form: a yes stays on its line", "Since last visit:\n  Night fevers ............ [X] yes  [ ] no\n"
+     "  Cancer found .............. [ ] yes  [X] no", {"infection"}),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

@@ -82,6 +82,11 @@ def test_sentence_boundaries(note: str, expected: list[str]) -> None:
         ),
         pytest.param("Pain worse\nIMPRESSION: disc bulge", ["Pain worse", "IMPRESSION: disc bulge"], id="all-caps-heading"),
         pytest.param(
+            "Chills ....... [ ] yes  [X] no\nWeakness ....... [X] yes  [ ] no\nShe was tired... then better.",
+            ["Chills ....... [ ] yes  [X] no", "Weakness ....... [X] yes  [ ] no", "She was tired... then better."],
+            id="dot-leader-form-lines",
+        ),
+        pytest.param(
             "PAIN STARTED TWO WEEKS AGO WHILE LIFTING A BOX AT WORK. HE DENIES\nNUMBNESS. PLAN\nIBUPROFEN.",
             ["PAIN STARTED TWO WEEKS AGO WHILE LIFTING A BOX AT WORK.", "HE DENIES\nNUMBNESS.", "PLAN", "IBUPROFEN."],
             id="all-caps-dictation-wraps",

@@ -105,13 +105,18 @@ def _blocks(note: str) -> list[tuple[int, int]]:
             open_start = None
         if open_start is None:
             open_start = line_start
-        if not wrapped and _is_title(content):
-            blocks.append((open_start, line_end))
+        if (not wrapped and _is_title(content)) or _BOX_ANSWER_END.search(content):
+            blocks.append((open_start, line_end))  # a title, or a form line ending in its boxes
             open_start = None
         previous = content
     if open_start is not None:
         blocks.append((open_start, len(note)))
     return blocks
+
+
+# A form line that ends in its answer boxes ("Night sweats ...... [ ] yes  [X] no"): the next line is
+# another item, so the line is a block of its own.
+_BOX_ANSWER_END = re.compile(r"\[\s*[xX✓✔]?\s*\]\s*(?:yes|no|y|n)?\s*$", re.IGNORECASE)
 
 
 def _is_rule(line: str) -> bool:
@@ -169,6 +174,8 @@ def _is_boundary(note: str, match: re.Match[str], block_start: int) -> bool:
     """Decide whether the punctuation in ``match`` ends a sentence."""
     if "!" in match.group() or "?" in match.group():
         return True
+    if match.group().count(".") >= 3 and note[match.end() : note.find("\n", match.end()) % (len(note) + 1)].strip():
+        return False  # a dot leader: "Fever over 100.4 ........ [ ] yes  [X] no" (the line goes on)
     word_start = match.start()
     while word_start > block_start and not note[word_start - 1].isspace():
         word_start -= 1
