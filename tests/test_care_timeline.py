@@ -160,6 +160,18 @@ ROWS = [
         8.0,
     ),
     (
+        "a-form-asking-for-start-dates",
+        "Treatment tried (type / start date): diclofenac 75 mg bid - 09/21/2026 ; PT 2x/wk - 09/28/2026, still going",
+        None,
+        6.0,
+    ),
+    (
+        "a-dash-date-without-a-start-label-is-not-a-start",
+        "Treatment tried: diclofenac 75 mg bid - 09/21/2026",
+        None,
+        None,
+    ),
+    (
         "an-earlier-episode-dated-by-its-year",
         "Left arm pain since 10/12/2026, naproxen since 10/12/2026. A similar flare in 2024 settled after 8 weeks of PT.",
         None,

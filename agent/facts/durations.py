@@ -107,6 +107,10 @@ _DATED_ENTRY_START_RE = re.compile(
     rf"(?<![\w/])(?P<d1>{_DATE})\s*:\s*(?:[\w/.-]+\s+){{1,6}}?(?:was\s+|were\s+)?(?:started|begun|initiated|commenced)\b",
     re.IGNORECASE,
 )
+# A form that asks for start dates ("Conservative treatment (type / start date): naproxen - 01/16/2026;
+# PT 2x/wk - 01/20/2026, still attending"): a date written after a dash or colon is a start.
+_START_LABEL_RE = re.compile(r"\bstart(?:ed|ing)?\s+date|\bdate\s+(?:started|begun)|\(\s*(?:type|treatment)\s*/\s*start", re.I)
+_FORM_START_RE = re.compile(rf"(?<=[-–—:])\s*(?P<d1>{_DATE})(?=\s*(?:[;,)]|$|still|ongoing|continu|current))", re.IGNORECASE)
 _AGO_RE = re.compile(rf"{_NO_WORD_BEFORE}{_QUANTITY}\s+ago\b", re.IGNORECASE)
 _LENGTH_RE = re.compile(rf"{_NO_WORD_BEFORE}(?:x\s*)?{_QUANTITY}", re.IGNORECASE)
 
@@ -165,6 +169,11 @@ def find_durations(text: str, *, note_date: date | None, offset: int = 0, anchor
         *_candidates(_SINCE_RE, text, offset, lambda m: _since(m, text, note_date, offset)),
         *_candidates(_DATED_START_RE, text, offset, lambda m: _since(m, text, note_date, offset)),
         *_candidates(_DATED_ENTRY_START_RE, text, offset, lambda m: _since(m, text, note_date, offset)),
+        *(
+            _candidates(_FORM_START_RE, text, offset, lambda m: _since(m, text, note_date, offset))
+            if _START_LABEL_RE.search(text)
+            else ()
+        ),
         *_candidates(_AGO_RE, text, offset, lambda m: _ago(m, text, note_date, offset)),
         *_candidates(_LENGTH_RE, text, offset, lambda m: _length(m, text, offset)),
     ]

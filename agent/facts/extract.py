@@ -330,6 +330,10 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     ]
     negative = [m for m in note.mentions("no_candidacy", spec["negative"]) if Modifier.FAMILY not in m.modifiers]
     positive += _planned_interventions(note, spec["naming"], spec["negative"])
+    # "If not improving with 2 more weeks of PT, will consider referral to spine surgery": an option kept
+    # for later, on a condition not yet met, is not a candidacy now.
+    if_not_better = rx(spec["only_if_not_better"])
+    positive = [m for m in positive if not if_not_better.search(m.sentence.text)]
     # Candidacy is a plan by nature: "considering ESI" counts although ConText calls it hypothetical.
     # When the patient declines after the options were only discussed, the later statement wins; when
     # the note also records a decision to go ahead ("wishes to proceed w/ TFESI", "ESI scheduled"),
