@@ -110,7 +110,7 @@ ROWS = [
         None,
         2.0,
     ),
-    ("undated-lengths-do-not-add", "Back pain 4 months. PT 01/05/2026 to 03/02/2026. Also ibuprofen for 3 weeks.", None, 8.0),
+    ("undated-lengths-do-not-add", "Back pain 11 months. PT 01/05/2026 to 03/02/2026. Also ibuprofen for 3 weeks.", None, 8.0),
     # --- visit logs and care said to continue in a later document
     (
         "visit-log-in-therapy-document",
@@ -170,6 +170,30 @@ ROWS = [
         "Treatment tried: diclofenac 75 mg bid - 09/21/2026",
         None,
         None,
+    ),
+    (
+        "a-fill-table-by-days-supply",
+        "Fill date    Drug                  Qty   Days  Prescriber\n"
+        "09/14/2026   naproxen 500 mg       60    30    ROSS, K\n"
+        "10/13/2026   naproxen 500 mg       60    30    ROSS, K\n"
+        "10/13/2026   omeprazole 20 mg      30    30    ROSS, K",
+        None,
+        7.0,
+    ),
+    (
+        "a-fill-table-in-markdown-a-course-before-the-pain",
+        "Neck pain since 09/28/2026.\n| Fill date | Drug | Qty | Days supply |\n|---|---|---|---|\n"
+        "| 04/02/2026 | tizanidine 4 mg | 30 | 15 |\n| 10/05/2026 | tizanidine 4 mg | 30 | 28 |",
+        None,
+        4.0,
+    ),
+    (
+        "a-course-that-ended-before-these-symptoms",
+        "Right arm pain since 09/01/2026, PT since 09/08/2026.\n"
+        "Fill date    Drug                  Qty   Days\n"
+        "05/04/2026   cyclobenzaprine 10 mg 20    10",
+        None,
+        7.9,
     ),
     (
         "an-earlier-episode-dated-by-its-year",

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from agent.facts.context import Mention, Modifier
 from agent.facts.durations import date_spans, dated_long_before, find_dates, timeline_vocabulary
+from agent.facts.fills import Fill, FillTable, courses_of, find_fill_tables
 from agent.facts.model import CareEpisode, ConservativeCare, Evidence, FactStatus, Modality, PriorSurgery, Region
 from agent.facts.note import Note, rx
 from agent.facts.textspans import Sentence
@@ -30,7 +31,9 @@ _PLANNING = re.compile(
 )
 
 
-def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
+def conservative_care(note: Note, lex: dict[str, Any], onset: date | None = None) -> ConservativeCare:
+    """The care timeline. ``onset``: when the symptoms under review began (the longest stated length);
+    a course on the calendar that ended well before it treated an earlier episode and does not count."""
     context = rx(lex["care_context"])
     all_care = rx("|".join(p for ps in lex["conservative_care"].values() for p in ps))
     completed = timeline_vocabulary()["completed_words"]
@@ -39,22 +42,13 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
     episodes: list[_Course] = []
     duration_evidence: list[Evidence] = []
     conflicts: list[tuple[Evidence, list[Region]]] = []  # with the regions each denial names
-    denials = lex.get("care_denied", {})
-    logs = _visit_logs(note, lex)
+    logs, in_table = _logged_courses(note, lex)
     for name, patterns in lex["conservative_care"].items():
-        mentions = note.mentions(f"care:{name}", patterns)
-        denial = denials.get("medications" if name in lex.get("medications", []) else name)
-        denied = {m.start for m in mentions if denial and rx("|".join(denial)).search(m.sentence.text)}
-        occasional = {m.start for m in mentions if rx(lex["care_occasional"]).search(m.sentence.text)}
-        mentions = [m for m in mentions if m.start not in occasional]  # "an Advil now and then" is no course
-        asserted = [m for m in mentions if m.asserted and m.start not in denied and not _past_episode(note, m, lex)]
+        mentions, denied, asserted = _care_mentions(note, name, patterns, lex, in_table)
         if not mentions:
             continue
         if not asserted:
-            negated = any(m.modifiers & {Modifier.NEGATED} or m.start in denied for m in mentions)
-            if negated:
-                evidence = [note.evidence(m.start, m.end, m.sentence) for m in mentions]
-                modalities.append(Modality(name=name, status=FactStatus.absent, evidence=evidence[:2]))
+            modalities += _denied_modality(note, name, mentions, denied)
             continue
         evidence = [note.evidence(m.start, m.end, m.sentence) for m in asserted]
         # Later text that denies a treatment claimed earlier (copy-forward goes the other way).
@@ -102,9 +96,12 @@ def conservative_care(note: Note, lex: dict[str, Any]) -> ConservativeCare:
             duration_evidence.append(note.evidence(d.start, d.end, sent))
         courses = _longest_undated(list(own.values()))
         courses += [c for c in (_continued(note, name, asserted, lex), *logs.pop(name, [])) if c is not None]
+        courses = _this_episode(courses, onset, lex)
         episodes += courses
         modalities.append(_modality(name, evidence, [c.episode for c in courses]))
     for name, logged in logs.items():  # a visit log of a modality named only in its document's title
+        if not (logged := _this_episode(logged, onset, lex)):
+            continue
         episodes += logged
         modalities.append(_modality(name, [e for c in logged for e in c.episode.evidence][:1], [c.episode for c in logged]))
     timeline = _in_sequence(note, sorted(episodes, key=lambda c: c.at))
@@ -158,7 +155,84 @@ def _continued(note: Note, name: str, asserted: list[Mention], lex: dict[str, An
 _TITLE_LOOKBACK = 3  # dated headers searched back from a visit log for the modality its document names
 
 
-def _visit_logs(note: Note, lex: dict[str, Any]) -> dict[str, list[_Course]]:
+def _denied_modality(note: Note, name: str, mentions: list[Mention], denied: set[int]) -> list[Modality]:
+    """A modality the note only denies ("no PT"), as an absent one; [] when it is only planned."""
+    if not any(m.modifiers & {Modifier.NEGATED} or m.start in denied for m in mentions):
+        return []
+    evidence = [note.evidence(m.start, m.end, m.sentence) for m in mentions]
+    return [Modality(name=name, status=FactStatus.absent, evidence=evidence[:2])]
+
+
+def _care_mentions(
+    note: Note, name: str, patterns: list[str], lex: dict[str, Any], in_table: list[tuple[int, int]]
+) -> tuple[list[Mention], set[int], list[Mention]]:
+    """One modality's mentions (a fill table is read row by row instead, an occasional dose is no
+    course), the starts of those a denial governs, and those asserted as this episode's care."""
+    mentions = [m for m in note.mentions(f"care:{name}", patterns) if not _inside(m.start, in_table)]
+    denial = lex.get("care_denied", {}).get("medications" if name in lex.get("medications", []) else name)
+    denied = {m.start for m in mentions if denial and rx("|".join(denial)).search(m.sentence.text)}
+    occasional = {m.start for m in mentions if rx(lex["care_occasional"]).search(m.sentence.text)}
+    mentions = [m for m in mentions if m.start not in occasional]  # "an Advil now and then" is no course
+    asserted = [m for m in mentions if m.asserted and m.start not in denied and not _past_episode(note, m, lex)]
+    return mentions, denied, asserted
+
+
+def _logged_courses(note: Note, lex: dict[str, Any]) -> tuple[dict[str, list[_Course]], list[tuple[int, int]]]:
+    """Courses from visit logs and pharmacy fill tables, by modality, and where the fill tables are."""
+    tables = find_fill_tables(note.text, note.note_date)
+    in_table = [(t.start, t.end) for t in tables]
+    logs = _visit_logs(note, lex, in_table)
+    for name, filled in _fill_courses(note, tables, lex).items():
+        logs.setdefault(name, []).extend(filled)
+    return logs, in_table
+
+
+def _this_episode(courses: list[_Course], onset: date | None, lex: dict[str, Any]) -> list[_Course]:
+    """Courses that can have treated the symptoms under review: not ended ``earlier_episode_days``
+    or more before they began (a muscle relaxant filled for a back strain months before the arm pain)."""
+    if onset is None:
+        return courses
+    cutoff = onset - timedelta(days=lex["earlier_episode_days"])
+    kept = []
+    for course in courses:
+        span = course.episode.interval() if course.episode.placed else None
+        if span is None or span[1] >= cutoff:
+            kept.append(course)
+    return kept
+
+
+def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+    return any(start <= pos < end for start, end in spans)
+
+
+def _fill_courses(note: Note, tables: list[FillTable], lex: dict[str, Any]) -> dict[str, list[_Course]]:
+    """Courses read from pharmacy fill tables: per modality, from the first fill to the end of the last
+    supply, a refill long after the supply ran out starting a new course (``agent.facts.fills``)."""
+    found: dict[str, list[_Course]] = {}
+    for table in tables:
+        until = note.written_on(table.start) or note.note_date
+        by_modality: dict[str, list[Fill]] = {}
+        for fill in table.fills:
+            name = _modality_named(fill.drug, lex)
+            if name is not None:
+                by_modality.setdefault(name, []).append(fill)
+        for name, fills in by_modality.items():
+            for first, last, rows in courses_of(fills, until):
+                evidence = [Evidence(quote=note.text[r.start : r.end], start=r.start, end=r.end, term=r.drug) for r in rows[:3]]
+                episode = CareEpisode(
+                    modality=name,
+                    weeks=round(((last - first).days + 1) / 7, 1),
+                    started=first,
+                    ended=last,
+                    dated=True,
+                    document_date=until,
+                    evidence=evidence,
+                )
+                found.setdefault(name, []).append(_Course(at=rows[0].start, episode=episode))
+    return found
+
+
+def _visit_logs(note: Note, lex: dict[str, Any], skip: list[tuple[int, int]]) -> dict[str, list[_Course]]:
     """Courses read from visit logs: a sentence listing three or more dates with a visit word runs
     from the first date to the last, for the modality it names or its document's title names."""
     visits = timeline_vocabulary()["visit_words"]
@@ -166,6 +240,8 @@ def _visit_logs(note: Note, lex: dict[str, Any]) -> dict[str, list[_Course]]:
     for sentence in note.sentences:
         if not visits.search(sentence.text) or note.is_instruction(sentence):
             continue
+        if any(sentence.start < end and start < sentence.end for start, end in skip):
+            continue  # a fill table: _fill_courses reads it by row
         when = note.written_on(sentence.start) or note.note_date
         body = _after_header(note, sentence)
         dates = sorted({d for _, d in find_dates(note.text[body : sentence.end], note_date=when)})

@@ -94,7 +94,10 @@ _HEADER_RE = re.compile(
     re.MULTILINE | re.IGNORECASE,
 )
 
-_SINCE_RE = re.compile(rf"\b{_SINCE_TRIGGER}\s+(?P<d1>{_DATE})", re.IGNORECASE)
+# "since around the New Year": an approximate start, and the holiday as a date (January 1st).
+_APPROX = r"(?:(?:around|about|approximately|approx\.?|roughly|circa|ca\.|~)\s*)?"
+_NEW_YEAR = r"(?:the\s+)?new\s+year(?:'s)?(?:\s+day)?(?![\w/])"
+_SINCE_RE = re.compile(rf"\b{_SINCE_TRIGGER}\s+{_APPROX}(?P<d1>{_DATE}|{_NEW_YEAR})", re.IGNORECASE)
 # The date first, then the start: "09/23/2026: started ibuprofen", "On 9/2 she began PT".
 _DATED_START_RE = re.compile(
     rf"(?<![\w/])(?:(?:on|in)\s+)?(?P<d1>{_DATE})\s*[:,\u2013\u2014-]?\s*"
@@ -252,6 +255,8 @@ def parse_date(token: str, *, note_date: date | None) -> date | None:
     """
     token = token.strip()
     lower = token.lower()
+    if re.fullmatch(_NEW_YEAR, lower):
+        return None if note_date is None else date(note_date.year, 1, 1)
     if lower in ("today", "yesterday"):
         if note_date is None:
             return None

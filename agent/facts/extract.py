@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from agent.cases.model import RED_FLAG_IDS, Case
@@ -138,7 +139,7 @@ def _measured_afebrile(note: Note, limits: dict[str, float]) -> bool:
 
 
 def _unmeasured_fever(mention: Mention, spec: dict[str, Any]) -> bool:
-    """"Subjective fevers", "a low-grade fever": a fever word its own words say was not measured as one."""
+    """ "Subjective fevers", "a low-grade fever": a fever word its own words say was not measured as one."""
     if not re.match(r"fever|febrile|pyrexia", mention.text, re.IGNORECASE):
         return False
     before = mention.sentence.text[: mention.start - mention.sentence.start]
@@ -152,15 +153,14 @@ def _last_exposure_remote(note: Note, mention: Mention, spec: dict[str, Any]) ->
     return last is not None and _dated_remote(note, mention.sentence.text[last.start() :], spec)
 
 
-
-
 _TEMP = r"\b(?:T|temp(?:erature)?|Tmax|febrile\s+to)\s*[:=]?\s*(\d{2,3}(?:\.\d+)?)\s*°?\s*([CF])?\b"
 _LAB = r"\b(ESR|CRP|sed\s+rate)\s*(?:of|was|is|:|=)?\s*(\d+(?:\.\d+)?)\s*(mg/dL|mg/L|mm/h(?:r)?)?"
 _PVR = r"\b(?:post[-\s]?void\s+residual|PVR)\s*(?:of|was|is|:|=)?\s*(?:~|approximately\s+)?(\d{2,4})\s*(?:mL|ml|cc)"
 _GRADE = r"\b([0-5])([+-])?\s*/\s*5\b"
 _NOT_STRENGTH = r"^\s*(?:\w+\s+)?(?:reflex\w*|DTRs?|jerks?|scale|grading|grade\b|system)"  # "3/5 reflexes", "0/5 scale"
 _NOT_TRUE_WEAKNESS = (
-    r"^[^.;]{0,25}?(?:give[-\s]?way|breakaway|(?:pain|effort)[-\s]limited|limited\s+by\s+(?:\w+\s+)?pain|poor\s+effort|due\s+to\s+pain)"
+    r"^[^.;]{0,25}?(?:give[-\s]?way|breakaway|(?:pain|effort)[-\s]limited"
+    r"|limited\s+by\s+(?:\w+\s+)?pain|poor\s+effort|due\s+to\s+pain)"
 )
 _LEG = r"ankle|foot|toe|EHL|\bTA\b|tibialis|dorsiflex|plantar|quad|hip|knee|leg|\bLE\b|\bLLE\b|\bRLE\b|gastroc|hamstring"
 _ARM = r"deltoid|biceps|triceps|wrist|grip|finger|intrinsic|hand|arm|elbow|shoulder|\bUE\b|\bLUE\b|\bRUE\b|interossei"
@@ -408,6 +408,13 @@ def _symptoms(note: Note, lex: dict[str, Any]) -> tuple[Fact, list[Region]]:
     return fact, regions
 
 
+def _onset(note: Note, symptom_weeks: Fact) -> date | None:
+    """When the symptoms under review began, from their longest stated length (None if not stated)."""
+    if note.note_date is None or symptom_weeks.value is None:
+        return None
+    return note.note_date - timedelta(days=round(symptom_weeks.value * 7))
+
+
 def _injections(note: Note, lex: dict[str, Any]) -> list[Evidence]:
     return _dedupe(note.evidence(s.start, s.end) for s in note.instructions)  # phrasings: data/injection.yaml
 
@@ -432,7 +439,7 @@ def extract_facts(case: Case) -> ClinicalFacts:
         symptom_regions=regions,
         progression=_progression(note, lex),
         worsening=_progression(note, lex, ("worsening",)),
-        conservative_care=conservative_care(note, lex),
+        conservative_care=conservative_care(note, lex, _onset(note, symptom_weeks)),
         radiculopathy=_with_denials(note, _regional(note, lex["radiculopathy"], "radiculopathy"), lex["radiculopathy_denied"]),
         neuro_deficit=deficit,
         candidacy=_candidacy(note, lex),
