@@ -207,6 +207,8 @@ def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
         ("If she is no better after 3 more weeks of PT we will consider an L5 TFESI.", FactStatus.not_documented),
         ("Should the leg pain persist, refer to neurosurgery.", FactStatus.not_documented),
         ("If the MRI shows a disc, she would like an ESI.", FactStatus.present),
+        ("Neurosurgery consult with Dr. Vance booked for 10/20.", FactStatus.present),
+        ("Surgical consult / injection planned? (circle one)", FactStatus.not_documented),
         ("The right L4 transforaminal ESI is being scheduled by the pain clinic.", FactStatus.present),
         ("Caudal epidural injection to be arranged after imaging.", FactStatus.present),
         ("Radiology is asked for an MRI T-spine w/o contrast ahead of the planned injection.", FactStatus.present),
