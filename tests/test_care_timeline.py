@@ -291,3 +291,16 @@ def test_window_counts_only_recent_courses() -> None:
     )
     assert care.weeks_for() == 7
     assert care.weeks_for(within_weeks=12, note_date=date(2026, 10, 5)) == 3
+
+
+def test_a_fill_dated_after_its_document_is_read_not_crashed() -> None:
+    """A fill table pasted under an older document's header (its fills later than that document's
+    date): each course still runs forward from its fill date."""
+    text = (
+        "=== PCP note 2026-09-01 ===\nBack pain.\n"
+        "Fill date    Drug                  Qty   Days\n"
+        "10/01/2026   naproxen 500 mg       60    30\n"
+    )
+    care = care_of(text)
+    assert [(e.modality, e.started) for e in care.episodes] == [("nsaids", date(2026, 10, 1))]
+    assert all(e.weeks >= 0 for e in care.episodes)

@@ -210,7 +210,9 @@ def _fill_courses(note: Note, tables: list[FillTable], lex: dict[str, Any]) -> d
     supply, a refill long after the supply ran out starting a new course (``agent.facts.fills``)."""
     found: dict[str, list[_Course]] = {}
     for table in tables:
-        until = note.written_on(table.start) or note.note_date
+        # the supply runs at most to the date of the document holding the table (or a later fill in it)
+        written = note.written_on(table.start) or note.note_date
+        until = max([written, *(f.filled for f in table.fills)]) if written is not None else None
         by_modality: dict[str, list[Fill]] = {}
         for fill in table.fills:
             name = _modality_named(fill.drug, lex)

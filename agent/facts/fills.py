@@ -97,7 +97,7 @@ def courses_of(fills: list[Fill], until: date | None) -> list[tuple[date, date, 
     for fill in sorted(fills, key=lambda f: f.filled):
         last = fill.filled + timedelta(days=max(fill.days, 1) - 1)
         if until is not None:
-            last = min(last, until)
+            last = max(min(last, until), fill.filled)
         if courses and fill.filled <= courses[-1][1] + timedelta(days=_GAP_DAYS):
             first, end, rows = courses[-1]
             courses[-1] = (first, max(end, last), [*rows, fill])
