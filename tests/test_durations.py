@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from agent.facts.durations import DurationMention, find_durations, parse_date
+from agent.facts.durations import DurationMention, find_durations, parse_date, section_dates
 
 NOTE_DATE = date(2026, 9, 14)
 
@@ -216,3 +216,18 @@ def test_from_without_an_end_counts_to_the_note_date() -> None:
 
     [found] = find_durations("Naproxen from 04/15, PT", note_date=date(2026, 6, 10))
     assert found.kind == "since" and round(found.weeks) == 8
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("ST. MARY'S EMERGENCY DEPARTMENT - 08/30/2026\nCC: fall.", date(2026, 8, 30)),
+        ("RIVERSIDE FAMILY PRACTICE - OFFICE VISIT 09/02/2026 - Ana Ruiz, MD\nS: back pain.", date(2026, 9, 2)),
+        ("LAKE ORTHOPAEDICS - CONSULT 2026-09-10 (faxed)\nHPI: ...", date(2026, 9, 10)),
+        ("BP 132/84 09/02/2026 recheck\nHPI: ...", None),  # capitals and a date, but no document word
+        ("Seen in the office on 09/02/2026 for back pain.", None),  # a sentence, not a title
+    ],
+)
+def test_capital_document_titles_date_their_section(header: str, expected: date | None) -> None:
+    found = section_dates(header, note_date=NOTE_DATE)
+    assert (found[0][1] if found else None) == expected

@@ -200,6 +200,16 @@ CONTEXT_ROWS = [
      "  Cancer found .............. [ ] yes  [X] no", set()),
     ("a dot-leader form: a yes stays on its line", "Since last visit:\n  Night fevers ............ [X] yes  [ ] no\n"
      "  Cancer found .............. [ ] yes  [X] no", {"infection"}),
+    # a febrile illness the note says is over, with no fever now
+    ("a fever that stopped, afebrile now",
+     "Had a chest infection with fevers to 39 in September; fevers stopped by 09/12.\nExam today: T 36.8 C. Back ache 2 wk.",
+     set()),
+    ("an old febrile document, afebrile since",
+     "=== URGENT CARE 2026-09-03 ===\nT 38.7 C, WBC 14.2, cellulitis of the foot.\n"
+     "=== CLINIC 2026-09-30 ===\nAfebrile since 09/06. Back ache 10 days.", set()),
+    ("a fever that stopped, febrile again now",
+     "Fevers stopped by 09/12 after the chest infection.\nToday T 38.6 C with new back pain.", {"infection"}),
+    ("a fever with no word of it ending", "Fevers to 39 for a week with back pain; T 37.1 C in clinic.", {"infection"}),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

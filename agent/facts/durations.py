@@ -232,17 +232,36 @@ def date_spans(text: str, *, note_date: date | None, offset: int = 0) -> list[tu
     return found
 
 
+# A document title in capitals with its date, then anything (an author): "ST. LUKE'S EMERGENCY
+# DEPARTMENT - 02/02/2026", "CORNERSTONE HEALTH PARTNERS - OFFICE VISIT 03/09/2026 - Derek Lowry, DO".
+_CAPS_TITLE_RE = re.compile(
+    rf"^[ \t]*(?P<title>[A-Z0-9][A-Z0-9 .,'&/()#+-]{{3,90}}?)[ \t]*(?:[-–—:|][ \t]*)?(?P<d5>{_FULL_DATE})(?![\d/])[^\n]{{0,80}}$",
+    re.MULTILINE,
+)
+_DOCUMENT_WORDS = re.compile(
+    rf"\b(?:{_VISIT_WORDS}|EMERGENCY|DEPARTMENT|HOSPITAL|RECORD|REPORT|CENTER|CENTRE|PRACTICE|PARTNERS|"
+    r"PHYSIOTHERAPY|CHIROPRACTIC|ORTHOPA?EDICS?|NEUROLOGY|NEUROSURGERY|RADIOLOGY|IMAGING|LETTER|REFERRAL)\b",
+    re.IGNORECASE,
+)
+
+
 def section_dates(text: str, *, note_date: date | None) -> list[tuple[int, date]]:
     """(offset, date) of each dated section header in ``text``, in order: "=== PCP 07/21/2026 ===",
     "DOS: 2026-07-21", "07/21/2026 - PT progress note", "Spine consult 9/18/2026". A statement in that
     section ("pain x 2 wks") was true on that date. Dates after ``note_date`` are ignored."""
-    found = []
+    found = {}
     for match in _HEADER_RE.finditer(text):
         token = next(g for g in match.group("d1", "d2", "d3", "d4") if g)
         when = parse_date(token, note_date=note_date)
         if when is not None and not _after(when, note_date):
-            found.append((match.start(), when))
-    return found
+            found[match.start()] = when
+    for match in _CAPS_TITLE_RE.finditer(text):
+        if match.start() in found or not _DOCUMENT_WORDS.search(match.group("title")):
+            continue
+        when = parse_date(match.group("d5"), note_date=note_date)
+        if when is not None and not _after(when, note_date):
+            found[match.start()] = when
+    return sorted(found.items())
 
 
 def parse_date(token: str, *, note_date: date | None) -> date | None:

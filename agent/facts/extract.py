@@ -114,6 +114,46 @@ def _remote_event(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
     return _dated_remote(note, mention.sentence.text, spec, year_written=True)
 
 
+def _settle_resolved_fever(note: Note, lex: dict[str, Any], infection: Fact) -> None:
+    """A febrile illness the note says is over ("fevers stopped by 01/10", "no fevers since early
+    February") with no febrile reading now: its fever words, and the readings and labs of earlier
+    documents or dates, are history, not a spinal infection now (``fever_resolved`` in the lexicon)."""
+    spec = lex["red_flags"]["infection"]
+    if infection.codes or not any(m.asserted for m in note.mentions("fever_resolved", [spec["fever_resolved"]])):
+        return
+    recent_days = spec["resolved_recent_days"]
+    limits = lex["vitals"]
+
+    def old(evidence: Evidence) -> bool:
+        written = note.written_on(evidence.start)
+        return (written is not None and note.note_date is not None and (note.note_date - written).days >= recent_days) or (
+            dated_long_before(evidence.quote, note.note_date, recent_days)
+        )
+
+    numeric = rx(r"^(?:T\b|temp|Tmax|febrile\s+to|ESR|CRP|sed|WBC|white|leukocyt)")
+    readings = rx(_TEMP).finditer(note.text)
+    if any(_temperatures_febrile(m, limits) and not old(note.evidence(m.start(), m.end())) for m in readings):
+        return  # febrile now
+    fever_words = rx(spec["patterns"][0])
+    kept, dropped = [], []
+    for evidence in infection.evidence:
+        term = evidence.term or ""
+        resolved = fever_words.fullmatch(term) is not None or (numeric.search(term) is not None and old(evidence))
+        (dropped if resolved else kept).append(evidence)
+    if dropped:
+        infection.evidence = kept
+        infection.discounted = _dedupe([*infection.discounted, *dropped])
+        if not kept:
+            infection.status = FactStatus.not_documented
+
+
+def _temperatures_febrile(m: re.Match[str], limits: dict[str, float]) -> bool:
+    value, unit = float(m.group(1)), (m.group(2) or "").upper()
+    if not 35 <= value <= 110:
+        return False
+    return value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"]
+
+
 def _settled_deficit(mention: Mention, spec: dict[str, Any], lex: dict[str, Any]) -> bool:
     """A foot drop its own sentence calls stable and old, or mild: not a severe or progressive deficit."""
     if not rx(spec["settled_deficit"]).match(mention.text):
@@ -448,4 +488,6 @@ def extract_facts(case: Case) -> ClinicalFacts:
         functional_impairment=fact_from(note, note.mentions("function", lex["functional_impairment"])),
         injections=_injections(note, lex),
     )
-    return supplement(note, lex, facts)
+    facts = supplement(note, lex, facts)
+    _settle_resolved_fever(note, lex, facts.red_flags["infection"])  # after every source of fever evidence
+    return facts
