@@ -209,6 +209,8 @@ def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
         ("If the MRI shows a disc, she would like an ESI.", FactStatus.present),
         ("Neurosurgery consult with Dr. Vance booked for 10/20.", FactStatus.present),
         ("Surgical consult / injection planned? (circle one)", FactStatus.not_documented),
+        ('Intake: "Would you consider an epidural injection?" - "not sure"', FactStatus.not_documented),
+        ("Pain clinic advised an L4 TFESI on 09/02; on 09/20 she refused the injection.", FactStatus.absent),
         ("The right L4 transforaminal ESI is being scheduled by the pain clinic.", FactStatus.present),
         ("Caudal epidural injection to be arranged after imaging.", FactStatus.present),
         ("Radiology is asked for an MRI T-spine w/o contrast ahead of the planned injection.", FactStatus.present),

@@ -210,6 +210,11 @@ CONTEXT_ROWS = [
     ("a fever that stopped, febrile again now",
      "Fevers stopped by 09/12 after the chest infection.\nToday T 38.6 C with new back pain.", {"infection"}),
     ("a fever with no word of it ending", "Fevers to 39 for a week with back pain; T 37.1 C in clinic.", {"infection"}),
+    # weight lost on purpose is not unexplained
+    ("a diet program's weight loss", "Tried a commercial diet program in 2004 with a 30-pound weight loss.", set()),
+    ("weight lost on a GLP-1 drug", "A 22-lb weight loss since spring on tirzepatide; back ache 3 wk.", set()),
+    ("the same loss unexplained", "A 22-lb weight loss since spring; back ache 3 wk.", {"malignancy"}),
+    ("unintentional weight loss counts", "Unintentional weight loss of 15 lb since June; back ache 3 wk.", {"malignancy"}),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

@@ -88,6 +88,10 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             mentions = [m for m in mentions if not _last_exposure_remote(note, m, spec)]
         if spec.get("remote_event"):  # "a motor vehicle accident on October 4, 2000"
             mentions = [m for m in mentions if not _remote_event(note, m, spec)]
+        if spec.get("weight_loss_explained"):  # "a 20-pound weight loss on Nutri-Systems in 1995"
+            explained = rx(spec["weight_loss_explained"])
+            lost = rx(spec["weight_loss"])
+            mentions = [m for m in mentions if not (lost.search(m.text) and explained.search(m.sentence.text))]
         if spec.get("settled_deficit"):
             mentions = [m for m in mentions if not _settled_deficit(m, spec, lex)]
         if spec.get("unmeasured_fever") and _measured_afebrile(note, lex["vitals"]):
@@ -374,6 +378,8 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     # for later, on a condition not yet met, is not a candidacy now.
     if_not_better = rx(spec["only_if_not_better"])
     positive = [m for m in positive if not if_not_better.search(m.sentence.text)]
+    # a question ("Would you consider surgery?" on an intake form) asks; it records no plan
+    positive = [m for m in positive if not m.sentence.text.rstrip(" \"'”)").endswith("?")]
     # Candidacy is a plan by nature: "considering ESI" counts although ConText calls it hypothetical.
     # When the patient declines after the options were only discussed, the later statement wins; when
     # the note also records a decision to go ahead ("wishes to proceed w/ TFESI", "ESI scheduled"),
