@@ -29,10 +29,12 @@ def test_only_rows_marked_no_are_answered_no() -> None:
         ("| Symptom | Yes | No |\n|---|---|---|\n| Fevers | | x |\n| Weight loss without trying | | x |", set()),
         ("| Symptom | Yes | No |\n|---|---|---|\n| Fevers | x | |", {"infection"}),
         ("| Symptom | No | Yes |\n|---|---|---|\n| Saddle numbness | | x |", {"cauda_equina"}),
-        ("| Symptom | Yes | No |\n|---|---|---|\n| Fevers | | x (\"had flu in May\") |", set()),
+        ('| Symptom | Yes | No |\n|---|---|---|\n| Fevers | | x ("had flu in May") |', set()),
         ("| Symptom | Answer |\n|---|---|\n| Fevers | x |", {"infection"}),
-        ("| Symptom | Yes | No |\n|---|---|---|\n| Fevers | | x |\n\n| Note | Text |\n|---|---|\n| Fevers | 39.1 today |",
-         {"infection"}),
+        (
+            "| Symptom | Yes | No |\n|---|---|---|\n| Fevers | | x |\n\n| Note | Text |\n|---|---|\n| Fevers | 39.1 today |",
+            {"infection"},
+        ),
     ],
     ids=["marked-no", "marked-yes", "columns-swapped", "mark-with-comment", "no-answer-columns", "table-ends"],
 )

@@ -209,7 +209,8 @@ ROWS = [
     ),
     (
         "a-form-line-ends-before-the-next-heading",
-        "Treatments tried: [X] naproxen since 09/21/2026 [X] PT since 09/21/2026 [ ] injections\nMedications: naproxen 500 mg bid",
+        "Treatments tried: [X] naproxen since 09/21/2026 [X] PT since 09/21/2026 [ ] injections\n"
+        "Medications: naproxen 500 mg bid",
         None,
         6.0,
     ),

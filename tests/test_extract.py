@@ -129,15 +129,19 @@ def test_prior_surgery_region_and_plans() -> None:
     ("note", "regions"),
     [
         # an unspecified spine surgery is the one the note specifies elsewhere, not its sentence's region
-        ("Right C6 arm pain; contrast requested because of prior spine surgery.\nPSH: L5-S1 microdiscectomy 2015.",
-         [Region.lumbar, Region.lumbar]),
+        (
+            "Right C6 arm pain; contrast requested because of prior spine surgery.\nPSH: L5-S1 microdiscectomy 2015.",
+            [Region.lumbar, Region.lumbar],
+        ),
         # a region written right before it keeps its own
         ("Neck pain; prior cervical spine surgery.\nPSH: L5-S1 microdiscectomy 2015.", [Region.cervical, Region.lumbar]),
         # with nothing specified elsewhere, the sentence's region stands
         ("Right C6 arm pain; contrast requested because of prior spine surgery.", [Region.cervical]),
         # two specified regions: an unspecified one is not guessed
-        ("Prior spine surgery near C7.\nPSH: C5-6 ACDF 2019; L4-5 laminectomy 2012.",
-         [Region.cervical, Region.cervical, Region.lumbar]),
+        (
+            "Prior spine surgery near C7.\nPSH: C5-6 ACDF 2019; L4-5 laminectomy 2012.",
+            [Region.cervical, Region.cervical, Region.lumbar],
+        ),
     ],
 )
 def test_unspecified_spine_surgery_region(note: str, regions: list[Region]) -> None:

@@ -96,10 +96,16 @@ CONTEXT_ROWS = [
     ("hyperreflexia by grade", "Reflexes: 3+ at biceps and knees bilaterally, with spread.", {"myelopathy"}),
     ("4+/5 is strength not reflex", "Biceps 4+/5 on the left; reflexes 2+ symmetric.", set()),
     ("a scapular grade is not a deficit", "MMT: middle trap 4-/5 L, rhomboids 4/5; deep neck flexors 3/5.", set()),
-    ("weakness which has been worsening", "Left hand weakness, which had been steadily worsening since Friday.",
-     {"progressive_neuro_deficit"}),
-    ("severity of neurologic symptoms", "Given the severity of her neurological deficits, surgery was advised.",
-     {"progressive_neuro_deficit"}),
+    (
+        "weakness which has been worsening",
+        "Left hand weakness, which had been steadily worsening since Friday.",
+        {"progressive_neuro_deficit"},
+    ),
+    (
+        "severity of neurologic symptoms",
+        "Given the severity of her neurological deficits, surgery was advised.",
+        {"progressive_neuro_deficit"},
+    ),
     ("legs became weaker", "Over the night his legs became much weaker.", {"progressive_neuro_deficit"}),
     ("weaker than recorded", "Hip flexion 4-/5, weaker than the ED physician documented.", {"progressive_neuro_deficit"}),
     ("progressive proximal weakness", "Progressive proximal weakness of both arms since May.", {"progressive_neuro_deficit"}),
@@ -113,8 +119,11 @@ CONTEXT_ROWS = [
     ("no difficulty voiding", "No difficulty voiding; legs steady.", set()),
     ("clumsy hand", "Her right hand has become stiff and clumsy over a month.", {"myelopathy"}),
     # questionnaire answers written after the item
-    ("questionnaire answer no",
-     "Intake form\n- Chills or sweats at night: **No**\n- Trouble holding urine: No (since 2020)", set()),
+    (
+        "questionnaire answer no",
+        "Intake form\n- Chills or sweats at night: **No**\n- Trouble holding urine: No (since 2020)",
+        set(),
+    ),
     ("questionnaire answer yes", "Intake form\n- New urinary incontinence: **Yes**", {"cauda_equina"}),
     ("no change is not an answer", "Bladder control: no change; new urinary retention today.", {"cauda_equina"}),
     ("questionnaire answers after a dash", "Intake: leg weakness - No; saddle numbness - no; night fevers - No.", set()),
@@ -129,13 +138,19 @@ CONTEXT_ROWS = [
     ("neg colon list", "Neg: night sweats, weight loss, saddle paresthesia.", set()),
     # return precautions and risk statements are not findings
     ("ED for precautions", "3. To the ER right away for leg weakness, saddle paresthesia or fevers.", set()),
-    ("seen in the emergency department is a presentation", "Seen in the emergency department for fevers and back pain.",
-     {"infection"}),
+    (
+        "seen in the emergency department is a presentation",
+        "Seen in the emergency department for fevers and back pain.",
+        {"infection"},
+    ),
     ("call for precautions", "Call back if fever over 101 or the incision drains.", set()),
     ("a risk is not a finding", "Yearly dermatology visit given melanoma risk from sun exposure.", set()),
     ("at risk for", "Diabetic, so at higher risk for spinal infection; afebrile, WBC normal.", set()),
-    ("a fracture probability is not a fracture",
-     "FRAX: 10-year probability of hip fracture 2%, of a major osteoporotic fracture 9%.", set()),
+    (
+        "a fracture probability is not a fracture",
+        "FRAX: 10-year probability of hip fracture 2%, of a major osteoporotic fracture 9%.",
+        set(),
+    ),
     ("a fracture assessment names a test", "Vertebral fracture assessment on the DXA: no deformity seen.", set()),
     ("last injection use long ago", "Opioid use disorder on buprenorphine; last injection drug use 03/2019.", set()),
     ("last use this month", "He says his last IV heroin use was 09/20/2026.", {"infection"}),
@@ -165,16 +180,21 @@ CONTEXT_ROWS = [
     ("a subjective fever never measured", "Reports subjective fevers and back pain since Sunday.", {"infection"}),
     ("a low-grade fever, then a febrile one", "Low-grade fever Friday; T 38.6 C in clinic today.", {"infection"}),
     ("a fever without a qualifier stays", "Fevers and chills with the back pain. T 37.2 C in clinic.", {"infection"}),
-    ("an infection months ago, many words before it",
-     "Roughly 8 months ago, while visiting family abroad, he was admitted for 2 weeks and treated for lumbar discitis.",
-     set()),
+    (
+        "an infection months ago, many words before it",
+        "Roughly 8 months ago, while visiting family abroad, he was admitted for 2 weeks and treated for lumbar discitis.",
+        set(),
+    ),
     # a settled deficit: old and unchanged, or mild
-    ("an old unchanged foot drop", "L foot drop since a 2017 fibular fracture, unchanged, uses a brace. Back ache 10 days.", set()),
+    ("an old unchanged foot drop", "L foot drop since a 2017 fibular fracture, unchanged, uses a brace. Back ache 10 d.", set()),
     ("a mild steppage gait", "Gait: a very mild steppage gait on the right.", set()),
     ("an old foot drop now worse", "Chronic R foot drop since 2018, clearly worse this month.", {"progressive_neuro_deficit"}),
     ("a new foot drop", "Woke with a left foot drop 3 days ago.", {"progressive_neuro_deficit"}),
-    ("a questionnaire score in a table is not a strength grade",
-     '| Arm sensation | "Tingling in both hands at night" | 2 / 3 |\n| Bladder | "Normal" | 3 / 3 |', set()),
+    (
+        "a questionnaire score in a table is not a strength grade",
+        '| Arm sensation | "Tingling in both hands at night" | 2 / 3 |\n| Bladder | "Normal" | 3 / 3 |',
+        set(),
+    ),
     ("side-by-side grades still read", "Tibialis anterior 2/2-, EHL 3/3.", {"progressive_neuro_deficit"}),
     # cord compression in its own words, and a sensory level written out
     ("suspected cord compression", "Impression: suspected cord compression from the known T9 lesion.", {"myelopathy"}),
@@ -192,23 +212,40 @@ CONTEXT_ROWS = [
     ("a fax page number is not a grade", "Fax from Riverside Spine, p. 2/5; page 3/5 follows.", set()),
     ("a cancer center is a place", "Faxed by the Lakeshore Cancer Institute on behalf of the PCP.", set()),
     ("a finding not evident", "Prior MRI: foraminal narrowing; cord compression is not evident.", set()),
-    ("an all-caps dictation keeps its negation across lines",
-     "HE HAS HAD LOW BACK PAIN FOR 2 WEEKS AFTER MOVING FURNITURE. DENIES FEVER OR CHILLS. NO\n"
-     "PERSONAL HISTORY OF MALIGNANCY. NO INTRAVENOUS DRUG USE AND NO RECENT SPINE PROCEDURES.", set()),
+    (
+        "an all-caps dictation keeps its negation across lines",
+        "HE HAS HAD LOW BACK PAIN FOR 2 WEEKS AFTER MOVING FURNITURE. DENIES FEVER OR CHILLS. NO\n"
+        "PERSONAL HISTORY OF MALIGNANCY. NO INTRAVENOUS DRUG USE AND NO RECENT SPINE PROCEDURES.",
+        set(),
+    ),
     ("a screen answered N between slashes", "Screen: fever N / cancer hx N / IVDU N / trauma N", set()),
-    ("a dot-leader form answered no", "Since last visit:\n  Night fevers ............ [ ] yes  [X] no\n"
-     "  Cancer found .............. [ ] yes  [X] no", set()),
-    ("a dot-leader form: a yes stays on its line", "Since last visit:\n  Night fevers ............ [X] yes  [ ] no\n"
-     "  Cancer found .............. [ ] yes  [X] no", {"infection"}),
+    (
+        "a dot-leader form answered no",
+        "Since last visit:\n  Night fevers ............ [ ] yes  [X] no\n  Cancer found .............. [ ] yes  [X] no",
+        set(),
+    ),
+    (
+        "a dot-leader form: a yes stays on its line",
+        "Since last visit:\n  Night fevers ............ [X] yes  [ ] no\n  Cancer found .............. [ ] yes  [X] no",
+        {"infection"},
+    ),
     # a febrile illness the note says is over, with no fever now
-    ("a fever that stopped, afebrile now",
-     "Had a chest infection with fevers to 39 in September; fevers stopped by 09/12.\nExam today: T 36.8 C. Back ache 2 wk.",
-     set()),
-    ("an old febrile document, afebrile since",
-     "=== URGENT CARE 2026-09-03 ===\nT 38.7 C, WBC 14.2, cellulitis of the foot.\n"
-     "=== CLINIC 2026-09-30 ===\nAfebrile since 09/06. Back ache 10 days.", set()),
-    ("a fever that stopped, febrile again now",
-     "Fevers stopped by 09/12 after the chest infection.\nToday T 38.6 C with new back pain.", {"infection"}),
+    (
+        "a fever that stopped, afebrile now",
+        "Had a chest infection with fevers to 39 in September; fevers stopped by 09/12.\nExam today: T 36.8 C. Back ache 2 wk.",
+        set(),
+    ),
+    (
+        "an old febrile document, afebrile since",
+        "=== URGENT CARE 2026-09-03 ===\nT 38.7 C, WBC 14.2, cellulitis of the foot.\n"
+        "=== CLINIC 2026-09-30 ===\nAfebrile since 09/06. Back ache 10 days.",
+        set(),
+    ),
+    (
+        "a fever that stopped, febrile again now",
+        "Fevers stopped by 09/12 after the chest infection.\nToday T 38.6 C with new back pain.",
+        {"infection"},
+    ),
     ("a fever with no word of it ending", "Fevers to 39 for a week with back pain; T 37.1 C in clinic.", {"infection"}),
     # weight lost on purpose is not unexplained
     ("a diet program's weight loss", "Tried a commercial diet program in 2004 with a 30-pound weight loss.", set()),
@@ -218,8 +255,11 @@ CONTEXT_ROWS = [
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),
-    ("a relative without a history passes nothing", "Back pain 2 wk. His wife drove him in. It is metastatic lung cancer.",
-     {"malignancy"}),
+    (
+        "a relative without a history passes nothing",
+        "Back pain 2 wk. His wife drove him in. It is metastatic lung cancer.",
+        {"malignancy"},
+    ),
 ]
 
 

@@ -139,7 +139,8 @@ def _settle_resolved_fever(note: Note, lex: dict[str, Any], infection: Fact) -> 
     if any(_temperatures_febrile(m, limits) and not old(note.evidence(m.start(), m.end())) for m in readings):
         return  # febrile now
     fever_words = rx(spec["patterns"][0])
-    kept, dropped = [], []
+    kept: list[Evidence] = []
+    dropped: list[Evidence] = []
     for evidence in infection.evidence:
         term = evidence.term or ""
         resolved = fever_words.fullmatch(term) is not None or (numeric.search(term) is not None and old(evidence))
