@@ -196,6 +196,25 @@ ROWS = [
         7.9,
     ),
     (
+        "a-symptom-length-is-not-a-course",
+        "Assessment: left L5 radiculopathy, about 9 weeks of symptoms, not better despite naproxen and PT.",
+        None,
+        None,
+    ),
+    (
+        "a-prescription-runs-forward-from-its-document",
+        "=== Urgent care 2026-10-05 ===\nRx: naproxen 500 mg BID x 30 days.\n=== Spine clinic 2026-11-02 ===\nStill sore.",
+        None,
+        4.0,
+    ),
+    (
+        "an-inline-header-dates-its-note",
+        "PCP note 09/14/2026 (Dr. Ines Ruiz): 5 days of neck pain. Started ibuprofen 600 mg tid.\n"
+        "Spine consult 11/02/2026 (Dr. Bo): arm pain despite ibuprofen.",
+        None,
+        7.0,
+    ),
+    (
         "an-earlier-episode-dated-by-its-year",
         "Left arm pain since 10/12/2026, naproxen since 10/12/2026. A similar flare in 2024 settled after 8 weeks of PT.",
         None,

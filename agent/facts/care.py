@@ -73,6 +73,7 @@ def conservative_care(note: Note, lex: dict[str, Any], onset: date | None = None
                         continue
                     candidates += [(d, sent) for d in note.durations(sent)]
             candidates = [(d, sent) for d, sent in candidates if not d.prescribed or completed.search(sent.text)]
+            candidates = [(d, sent) for d, sent in candidates if not _symptom_length(note, d, lex)]
             if not candidates:
                 continue
             d, sent = min(candidates, key=lambda c: abs(c[0].start - m.start))
@@ -80,13 +81,18 @@ def conservative_care(note: Note, lex: dict[str, Any], onset: date | None = None
             dated = d if d.end_date else next((c for c, at in candidates if at is sent and c.end_date), None)
             if d.start in own:
                 continue
+            started, ended, weeks = (
+                (dated.start_date, dated.end_date, d.weeks)
+                if dated
+                else _from_document(note, d, sent) or (None, note.written_on(d.start) or note.note_date, d.weeks)
+            )
             own[d.start] = _Course(
                 at=d.start,
                 episode=CareEpisode(
                     modality=name,
-                    weeks=round(d.weeks, 1),
-                    started=dated.start_date if dated else None,
-                    ended=dated.end_date if dated else (note.written_on(d.start) or note.note_date),
+                    weeks=round(weeks, 1),
+                    started=started,
+                    ended=ended,
                     dated=dated is not None,
                     regions=regions_named(m.sentence.text, lex),
                     document_date=note.written_on(d.start),
@@ -153,6 +159,28 @@ def _continued(note: Note, name: str, asserted: list[Mention], lex: dict[str, An
 
 
 _TITLE_LOOKBACK = 3  # dated headers searched back from a visit log for the modality its document names
+
+
+def _from_document(note: Note, d: Any, sent: Sentence) -> tuple[date, date, float] | None:
+    """ "Rx: naproxen 500 mg BID x 30 days" in a document dated 02/09: a course given that day runs
+    forward from it (to the note date at most), not back from it. None for any other length."""
+    written = note.written_on(d.start)
+    if d.kind != "length" or written is None or note.note_date is None or written >= note.note_date:
+        return None
+    before = note.text[sent.start : d.start]
+    if not timeline_vocabulary()["given_from_document"].search(before):
+        return None
+    ended = min(written + timedelta(days=round(d.weeks * 7)), note.note_date)
+    return written, ended, (ended - written).days / 7
+
+
+def _symptom_length(note: Note, d: Any, lex: dict[str, Any]) -> bool:
+    """ "About 7 weeks of symptoms", "Symptoms since 01/28", "pain x 3 wks": how long it has hurt,
+    not how long it was treated (``symptom_length`` in the lexicon)."""
+    spec = lex["symptom_length"]
+    before = note.text[max(0, d.start - 30) : d.start]
+    after = note.text[d.end : d.end + 30]
+    return bool(rx(spec["before"]).search(before) or rx(spec["after"]).match(after))
 
 
 def _denied_modality(note: Note, name: str, mentions: list[Mention], denied: set[int]) -> list[Modality]:
@@ -244,8 +272,8 @@ def _visit_logs(note: Note, lex: dict[str, Any], skip: list[tuple[int, int]]) ->
             continue
         if any(sentence.start < end and start < sentence.end for start, end in skip):
             continue  # a fill table: _fill_courses reads it by row
-        when = note.written_on(sentence.start) or note.note_date
         body = _after_header(note, sentence)
+        when = note.written_on(body) or note.note_date  # the date of a header the sentence runs into
         dates = sorted({d for _, d in find_dates(note.text[body : sentence.end], note_date=when)})
         if len(dates) < 3:
             continue

@@ -90,6 +90,8 @@ _HEADER_RE = re.compile(
     rf"|(?:DOS|date\s+of\s+(?:service|visit)|visit\s+date|note\s+date|encounter\s+date|date)\s*[:#-]?\s*(?P<d2>{_FULL_DATE})"
     rf"|(?P<d3>{_FULL_DATE})\s*(?:[:\-–—]|\s+(?:{_VISIT_WORDS})\b)"
     rf"|[^\n.]{{0,40}}?\b(?:{_VISIT_WORDS})\b[^\n.]{{0,30}}?(?P<d4>{_FULL_DATE})\s*[:)\]]?[ \t]*(?:\([^\n()]{{0,80}}\)[ \t]*)?$"
+    # an inline header, its text after a colon: "PCP note 08/03/2026 (Dr. Ferrante): 7 days of ..."
+    rf"|[^\n.:]{{0,40}}?\b(?:{_VISIT_WORDS})\b[^\n.:]{{0,30}}?(?P<d6>{_FULL_DATE})[ \t]*(?:\([^\n()]{{0,80}}\)[ \t]*)?:(?!\d)"
     rf")",
     re.MULTILINE | re.IGNORECASE,
 )
@@ -235,7 +237,8 @@ def date_spans(text: str, *, note_date: date | None, offset: int = 0) -> list[tu
 # A document title in capitals with its date, then anything (an author): "ST. LUKE'S EMERGENCY
 # DEPARTMENT - 02/02/2026", "CORNERSTONE HEALTH PARTNERS - OFFICE VISIT 03/09/2026 - Derek Lowry, DO".
 _CAPS_TITLE_RE = re.compile(
-    rf"^[ \t]*(?P<title>[A-Z0-9][A-Z0-9 .,'&/()#+-]{{3,90}}?)[ \t]*(?:[-–—:|][ \t]*)?(?P<d5>{_FULL_DATE})(?![\d/])[^\n]{{0,80}}$",
+    rf"^[ \t]*(?P<title>[A-Z0-9][A-Z0-9 .,'&/()#+-]{{3,90}}?)[ \t]*(?:[-–—:|][ \t]*)?(?:\((?:[a-z]+\s+)?)?"
+    rf"(?P<d5>{_FULL_DATE})(?![\d/])[^\n]{{0,80}}$",
     re.MULTILINE,
 )
 _DOCUMENT_WORDS = re.compile(
@@ -251,7 +254,7 @@ def section_dates(text: str, *, note_date: date | None) -> list[tuple[int, date]
     section ("pain x 2 wks") was true on that date. Dates after ``note_date`` are ignored."""
     found = {}
     for match in _HEADER_RE.finditer(text):
-        token = next(g for g in match.group("d1", "d2", "d3", "d4") if g)
+        token = next(g for g in match.group("d1", "d2", "d3", "d4", "d6") if g)
         when = parse_date(token, note_date=note_date)
         if when is not None and not _after(when, note_date):
             found[match.start()] = when

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from agent.cases.model import RED_FLAG_IDS, Case
@@ -455,11 +455,20 @@ def _symptoms(note: Note, lex: dict[str, Any]) -> tuple[Fact, list[Region]]:
     return fact, regions
 
 
-def _onset(note: Note, symptom_weeks: Fact) -> date | None:
-    """When the symptoms under review began, from their longest stated length (None if not stated)."""
-    if note.note_date is None or symptom_weeks.value is None:
-        return None
-    return note.note_date - timedelta(days=round(symptom_weeks.value * 7))
+def _onset(note: Note, lex: dict[str, Any]) -> date | None:
+    """When the symptoms under review began, where the note dates it ("arm pain since 01/28/2026",
+    "since around the New Year"): the earliest such date. A length alone ("7 days of pain", its
+    document's date uncertain) gives none, so no course is ever set aside on a guess."""
+    symptom = rx("|".join(lex["symptoms"]))
+    care = rx("|".join(p for ps in lex["conservative_care"].values() for p in ps))
+    dated = [
+        d.start_date
+        for sent in note.sentences
+        if symptom.search(sent.text) and not care.search(sent.text)
+        for d in note.durations(sent)
+        if d.kind == "since" and d.start_date is not None
+    ]
+    return min(dated, default=None)
 
 
 def _injections(note: Note, lex: dict[str, Any]) -> list[Evidence]:
@@ -486,7 +495,7 @@ def extract_facts(case: Case) -> ClinicalFacts:
         symptom_regions=regions,
         progression=_progression(note, lex),
         worsening=_progression(note, lex, ("worsening",)),
-        conservative_care=conservative_care(note, lex, _onset(note, symptom_weeks)),
+        conservative_care=conservative_care(note, lex, _onset(note, lex)),
         radiculopathy=_with_denials(note, _regional(note, lex["radiculopathy"], "radiculopathy"), lex["radiculopathy_denied"]),
         neuro_deficit=deficit,
         candidacy=_candidacy(note, lex),
