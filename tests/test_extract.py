@@ -148,6 +148,33 @@ def test_unspecified_spine_surgery_region(note: str, regions: list[Region]) -> N
     assert [s.region for s in extract_facts(make_case(note)).prior_surgery] == regions
 
 
+@pytest.mark.parametrize(
+    ("note", "regions"),
+    [
+        # the problem resolved, not the operation: it still counts
+        ("Five months out from a C6-7 ACDF for arm pain, which resolved after surgery.", [Region.cervical]),
+        # a department in a signature is no operation
+        ("New arm pain 3 weeks.\nT. Ng, MD, Spine Surgery", []),
+        ("No prior spine surgery.", []),
+    ],
+)
+def test_prior_surgery_history(note: str, regions: list[Region]) -> None:
+    assert [s.region for s in extract_facts(make_case(note)).prior_surgery] == regions
+
+
+def test_an_interest_in_an_injection_is_no_care() -> None:
+    care = extract_facts(make_case("He is interested in an epidural steroid injection.")).conservative_care
+    assert "spinal_injections" not in [m.name for m in care.modalities if m.status == FactStatus.present]
+
+
+@pytest.mark.parametrize(
+    "note",
+    ["Despite this his pain is still 7/10 down the leg.", "Still has leg pain most days.", "Leg pain despite naproxen and PT."],
+)
+def test_persistence_wording(note: str) -> None:
+    assert extract_facts(make_case(note)).progression.status == FactStatus.present
+
+
 def test_radiculopathy_region() -> None:
     facts = extract_facts(make_case("Pain radiating down the left leg below the knee, SLR positive."))
     assert facts.radiculopathy.status == FactStatus.present
@@ -214,6 +241,8 @@ def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
         ("Neurosurgery consult with Dr. Vance booked for 10/20.", FactStatus.present),
         ("Surgical consult / injection planned? (circle one)", FactStatus.not_documented),
         ('Intake: "Would you consider an epidural injection?" - "not sure"', FactStatus.not_documented),
+        ("We referred him to Dr. Lena Voss, orthopedic spine surgery, seen next month.", FactStatus.present),
+        ("He is interested in a caudal epidural injection.", FactStatus.present),
         ("Pain clinic advised an L4 TFESI on 09/02; on 09/20 she refused the injection.", FactStatus.absent),
         ("The right L4 transforaminal ESI is being scheduled by the pain clinic.", FactStatus.present),
         ("Caudal epidural injection to be arranged after imaging.", FactStatus.present),

@@ -391,8 +391,11 @@ def prior_surgeries(note: Note, lex: dict[str, Any]) -> list[PriorSurgery]:
     unspecified: list[PriorSurgery] = []
     named = rx("|".join(p for patterns in lex["surgery_regions"].values() for p in patterns))
     for m in note.mentions("prior_surgery", lex["prior_surgery"]):
-        if not m.asserted:
+        # an operation is history by nature: "a C5-6 ACDF for C6 radiculopathy, which resolved" still counts
+        if m.modifiers & {Modifier.NEGATED, Modifier.FAMILY, Modifier.HYPOTHETICAL}:
             continue
+        if _SIGNATURE.search(note.text[max(m.sentence.start, m.start - 20) : m.start]):
+            continue  # "R. Takahashi, MD, Spine Surgery": a department in a signature
         before = note.text[max(m.sentence.start, m.start - 60) : m.start]
         if _PLANNING.search(before):
             continue  # "candidate for lumbar fusion" is a plan, not a history
@@ -416,6 +419,9 @@ def prior_surgeries(note: Note, lex: dict[str, Any]) -> list[PriorSurgery]:
     return found
 
 
+_SIGNATURE = re.compile(
+    r"\b(?:MD|DO|PA-?C|NP|APRN|FNP|DPT|DC|RN)\s*,\s*$|\b(?:department|dept\.?|division|service)\s+of\s+$", re.IGNORECASE
+)
 _GENERIC_SURGERY = re.compile(r"(?:spine|spinal)\s+surgery", re.IGNORECASE)
 
 
