@@ -175,6 +175,31 @@ def test_persistence_wording(note: str) -> None:
     assert extract_facts(make_case(note)).progression.status == FactStatus.present
 
 
+@pytest.mark.parametrize(
+    ("note", "fragile"),
+    [
+        ("On alendronate weekly since 2023.", True),
+        ("Zoledronic acid infusions 2019 for Paget disease of the pelvis.", False),
+        ("Osteoporosis; zoledronic acid yearly.", True),
+    ],
+)
+def test_bone_fragility_and_other_uses_of_bone_drugs(note: str, fragile: bool) -> None:
+    assert (extract_facts(make_case(note)).bone_fragility.status == FactStatus.present) is fragile
+
+
+@pytest.mark.parametrize(
+    ("note", "deficit"),
+    [
+        ("Right deltoid 4/5, unchanged since a 2009 shoulder injury.", False),
+        ("Right deltoid 4/5 for many years after an old injury, stable.", False),
+        ("Right deltoid 4/5, unchanged since last week.", True),
+        ("Right deltoid 4/5.", True),
+    ],
+)
+def test_a_long_settled_deficit_is_not_a_current_finding(note: str, deficit: bool) -> None:
+    assert (extract_facts(make_case(note)).neuro_deficit.status == FactStatus.present) is deficit
+
+
 def test_radiculopathy_region() -> None:
     facts = extract_facts(make_case("Pain radiating down the left leg below the knee, SLR positive."))
     assert facts.radiculopathy.status == FactStatus.present

@@ -253,6 +253,7 @@ CONTEXT_ROWS = [
     ("the same loss unexplained", "A 22-lb weight loss since spring; back ache 3 wk.", {"malignancy"}),
     ("unintentional weight loss counts", "Unintentional weight loss of 15 lb since June; back ache 3 wk.", {"malignancy"}),
     ("a weight loss over months without trying", "He lost about 12 lb over the last 3 months without trying.", {"malignancy"}),
+    ("an ascending weakness", "Ascending leg weakness since Tuesday, now cannot climb stairs.", {"progressive_neuro_deficit"}),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

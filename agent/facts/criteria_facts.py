@@ -104,6 +104,9 @@ def supplement(note: Note, lex: dict[str, Any], facts: ClinicalFacts) -> Clinica
     trauma = [m for m in _asserted(note, "low_energy_trauma", spec["low_energy_trauma"]) if not denied.search(m.sentence.text)]
     facts.low_energy_trauma = Fact(status=FactStatus.present, evidence=_ev(note, trauma)[:3]) if trauma else Fact()
     fragile = _chronic(note, "bone_fragility", spec["bone_fragility"])
+    # a bone drug given for something else ("zoledronic acid for Paget disease") says nothing of osteoporosis
+    other_use = rx(spec["bone_drug_other_use"])
+    fragile = [m for m in fragile if m.text.lower().startswith("osteoporo") or not other_use.search(m.sentence.text)]
     facts.bone_fragility = Fact(status=FactStatus.present, evidence=_ev(note, fragile)[:3]) if fragile else Fact()
     facts.radiographs_degenerative, facts.radiographs_opll = prior_radiograph_findings(note, lex)
     facts.cervicogenic_headache = _headache(note, note.mentions("cervicogenic_headache", spec["cervicogenic_headache"]))

@@ -223,6 +223,8 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
         for flag, evidence in _reflex_grades(note, sent):
             found.setdefault(flag, []).append(evidence)
         for grade, evidence, region in [*_motor_grades(note, sent), *_side_by_side_grades(note, sent)]:
+            if _long_settled(note, sent.text, lex):
+                continue  # "R supraspinatus 4+/5 (unchanged since 2004)": an old deficit, not this problem's
             deficit.regions = sorted({*deficit.regions, *([region] if region else [])})
             _add_evidence(deficit, [evidence])
             if grade <= limits["red_flag_motor_grade"] and not _stable_deficit(sent.text, lex):
@@ -233,6 +235,25 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
                 found.setdefault("fracture", []).append(note.evidence(mention.start, mention.end, mention.sentence))
     for flag, items in found.items():
         _add_evidence(flags[flag], items)
+
+
+def _drop_long_settled(note: Note, lex: dict[str, Any], deficit: Fact) -> None:
+    """Deficits their sentence calls unchanged for years are not findings of the complaint under review."""
+    settled = [e for e in deficit.evidence if _long_settled(note, e.quote, lex)]
+    if settled:
+        deficit.evidence = [e for e in deficit.evidence if e not in settled]
+        deficit.discounted = _dedupe([*deficit.discounted, *settled])
+        if not deficit.evidence:
+            deficit.status = FactStatus.not_documented
+            deficit.regions = []
+
+
+def _long_settled(note: Note, text: str, lex: dict[str, Any]) -> bool:
+    """A deficit its sentence calls unchanged for a year or more (a year written, "for years", an old
+    injury): neither progressive nor a finding of the complaint under review."""
+    if not _stable_deficit(text, lex):
+        return False
+    return dated_long_before(text, note.note_date, 365, year_written=True) or bool(rx(lex["long_settled"]).search(text))
 
 
 def _stable_deficit(text: str, lex: dict[str, Any]) -> bool:
@@ -487,6 +508,7 @@ def extract_facts(case: Case) -> ClinicalFacts:
         flags[flag].codes = codes
     deficit = _regional(note, lex["neuro_deficit"], "neuro_deficit")
     _numeric_flags(note, lex, flags, deficit)
+    _drop_long_settled(note, lex, deficit)
     symptom_weeks, regions = _symptoms(note, lex)
     facts = ClinicalFacts(
         extractor=EXTRACTOR,
