@@ -215,6 +215,12 @@ ROWS = [
         7.0,
     ),
     (
+        "a-drug-taken-a-few-times-is-no-course",
+        "Arm pain 3 weeks. Takes OTC naproxen a couple of times when the arm is bad; nothing else yet.",
+        None,
+        None,
+    ),
+    (
         "an-earlier-episode-dated-by-its-year",
         "Left arm pain since 10/12/2026, naproxen since 10/12/2026. A similar flare in 2024 settled after 8 weeks of PT.",
         None,
