@@ -221,6 +221,12 @@ ROWS = [
         None,
     ),
     (
+        "an-earlier-episode-in-its-own-clause",
+        "Seen 10/12/2026 with arm pain; a similar flare in 2024 settled with 8 weeks of PT. Naproxen since 10/12/2026.",
+        None,
+        3.0,
+    ),
+    (
         "an-earlier-episode-dated-by-its-year",
         "Left arm pain since 10/12/2026, naproxen since 10/12/2026. A similar flare in 2024 settled after 8 weeks of PT.",
         None,

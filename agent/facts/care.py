@@ -354,9 +354,11 @@ def _in_sequence(note: Note, courses: list[_Course]) -> list[CareEpisode]:
 
 
 def _past_episode(note: Note, m: Mention, lex: dict[str, Any]) -> bool:
-    """ "A similar arm episode in 2023 settled with 6 weeks of PT": a course its sentence dates (year
-    written) a year or more before the note belongs to an earlier episode, not to this one."""
-    return dated_long_before(m.sentence.text, note.note_date, lex["past_episode_days"], year_written=True)
+    """ "A similar arm episode in 2023 settled with 6 weeks of PT": a course its clause (between
+    semicolons) dates, year written, a year or more before the note belongs to an earlier episode."""
+    text, at = m.sentence.text, m.start - m.sentence.start
+    clause = text[text.rfind(";", 0, at) + 1 : (text.find(";", at) + 1 or len(text) + 1) - 1]  # its own clause
+    return dated_long_before(clause, note.note_date, lex["past_episode_days"], year_written=True)
 
 
 def _modality(name: str, evidence: list[Evidence], courses: list[CareEpisode]) -> Modality:
