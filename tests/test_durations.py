@@ -231,3 +231,17 @@ def test_from_without_an_end_counts_to_the_note_date() -> None:
 def test_capital_document_titles_date_their_section(header: str, expected: date | None) -> None:
     found = section_dates(header, note_date=NOTE_DATE)
     assert (found[0][1] if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("LAKESIDE FAMILY MEDICINE          Encounter 09/02/2026 10:15\nS: back pain.", date(2026, 9, 2)),
+        ("OPERATIVE REPORT - date of surgery 06/14/2018 (copy)\nFINDINGS: ...", date(2018, 6, 14)),
+        ("MEDICATION LIST (reconciled 09/02/2026)\nnaproxen", date(2026, 9, 2)),
+        ("PT SEEN 2X A WEEK SINCE 08/02/2026 WITH LITTLE CHANGE", None),  # a dictated sentence in capitals
+    ],
+)
+def test_capital_titles_with_words_before_the_date(header: str, expected: date | None) -> None:
+    found = section_dates(header, note_date=NOTE_DATE)
+    assert (found[0][1] if found else None) == expected

@@ -254,6 +254,20 @@ CONTEXT_ROWS = [
     ("unintentional weight loss counts", "Unintentional weight loss of 15 lb since June; back ache 3 wk.", {"malignancy"}),
     ("a weight loss over months without trying", "He lost about 12 lb over the last 3 months without trying.", {"malignancy"}),
     ("an ascending weakness", "Ascending leg weakness since Tuesday, now cannot climb stairs.", {"progressive_neuro_deficit"}),
+    # an old document's findings, return advice, a suspicion ruled out
+    (
+        "an outside operative report from years ago",
+        "OPERATIVE REPORT - date of surgery 03/02/2017\nPREOPERATIVE DIAGNOSIS: L1 burst fracture with cauda equina syndrome.\n"
+        "CLINIC NOTE 09/30/2026\nNeck ache 3 weeks.",
+        set(),
+    ),
+    (
+        "a recent ED record keeps its findings",
+        "ED RECORD - 09/20/2026\nNew urinary retention, saddle numbness.\nCLINIC NOTE 09/30/2026\nBack pain.",
+        {"cauda_equina"},
+    ),
+    ("return advice in capitals", "RETURN for fever, loss of bladder control or leg weakness.", set()),
+    ("a suspicion considered and ruled out", "Cauda equina considered, ruled out clinically - normal tone.", set()),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

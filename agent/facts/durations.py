@@ -241,11 +241,23 @@ _CAPS_TITLE_RE = re.compile(
     rf"(?P<d5>{_FULL_DATE})(?![\d/])[^\n]{{0,80}}$",
     re.MULTILINE,
 )
+# A capital title, then a few words before its date: "CEDAR HOLLOW FAMILY PRACTICE   Encounter 04/20/2026
+# 10:15", "OPERATIVE REPORT - date of surgery 06/14/2018 (copy)", "MEDICATION LIST (reconciled 04/20/2026)".
+_CAPS_TITLE_WORDS_RE = re.compile(
+    rf"^[ \t]*(?P<title>[A-Z][A-Z0-9.,'&/#+-]*(?:[ \t]+[A-Z0-9][A-Z0-9.,'&/#+-]*){{1,8}})\b[ \t]*[-–—:(|]?[ \t]*"
+    rf"(?:(?!(?i:since|from|until|till|after|before|starting|started|began|begun|on|x)\b)[A-Za-z]+[ \t]+){{0,4}}"
+    rf"(?P<d5>{_FULL_DATE})(?![\d/])[^\n]{{0,60}}$",
+    re.MULTILINE,
+)
 _DOCUMENT_WORDS = re.compile(
     rf"\b(?:{_VISIT_WORDS}|EMERGENCY|DEPARTMENT|HOSPITAL|RECORD|REPORT|CENTER|CENTRE|PRACTICE|PARTNERS|"
-    r"PHYSIOTHERAPY|CHIROPRACTIC|ORTHOPA?EDICS?|NEUROLOGY|NEUROSURGERY|RADIOLOGY|IMAGING|LETTER|REFERRAL)\b",
+    r"PHYSIOTHERAPY|CHIROPRACTIC|ORTHOPA?EDICS?|NEUROLOGY|NEUROSURGERY|RADIOLOGY|IMAGING|LETTER|REFERRAL|"
+    r"QUESTIONNAIRE|INTAKE|LIST|FORM|LOG|RECORDS?|OPERATIVE|PROCEDURE|LABORATORY|LABS?|PHARMACY)\b",
     re.IGNORECASE,
 )
+
+
+_PROSE_BEFORE_DATE = re.compile(r"\b(?:since|from|until|till|after|before|starting|started|began|begun|on|x)\s*$", re.I)
 
 
 def section_dates(text: str, *, note_date: date | None) -> list[tuple[int, date]]:
@@ -258,9 +270,11 @@ def section_dates(text: str, *, note_date: date | None) -> list[tuple[int, date]
         when = parse_date(token, note_date=note_date)
         if when is not None and not _after(when, note_date):
             found[match.start()] = when
-    for match in _CAPS_TITLE_RE.finditer(text):
-        if match.start() in found or not _DOCUMENT_WORDS.search(match.group("title")):
+    for match in [*_CAPS_TITLE_RE.finditer(text), *_CAPS_TITLE_WORDS_RE.finditer(text)]:
+        if match.start() in found or not _DOCUMENT_WORDS.search(text[match.start() : match.start("d5")]):
             continue
+        if _PROSE_BEFORE_DATE.search(text[match.start() : match.start("d5")]):
+            continue  # "PT SEEN 2X A WEEK SINCE 01/02/2026": a dictated sentence, not a title
         when = parse_date(match.group("d5"), note_date=note_date)
         if when is not None and not _after(when, note_date):
             found[match.start()] = when

@@ -96,6 +96,8 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             mentions = [m for m in mentions if not _settled_deficit(m, spec, lex)]
         if spec.get("unmeasured_fever") and _measured_afebrile(note, lex["vitals"]):
             mentions = [m for m in mentions if not _unmeasured_fever(m, spec)]
+        if not spec["counts_if_historical"]:  # "OPERATIVE REPORT - date of surgery 06/14/2018: ... cauda equina"
+            mentions = [m for m in mentions if not _old_document(note, m.start, lex)]
         fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
         # Chronic risk factors (dialysis, transplant drugs, HIV, osteoporosis, long-term steroids) are
         # current while listed in the history; only a resolved one ("in remission", "resolved") is not.
@@ -104,6 +106,13 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             _add_evidence(fact, chronic.evidence)
         flags[flag] = fact
     return flags
+
+
+def _old_document(note: Note, pos: int, lex: dict[str, Any]) -> bool:
+    """The text at ``pos`` belongs to a document dated ``old_document_days`` or more before the note
+    (an outside operative report from 2018): what it found then is history now."""
+    written = note.written_on(pos)
+    return written is not None and note.note_date is not None and (note.note_date - written).days >= lex["old_document_days"]
 
 
 def _dated_remote(note: Note, text: str, spec: dict[str, Any], *, year_written: bool = False) -> bool:
