@@ -227,6 +227,13 @@ ROWS = [
         3.0,
     ),
     (
+        "care-that-ended-years-ago",
+        "=== PT discharge 2024-03-15 ===\nPT 01/08/2024 to 03/15/2024, resolved.\n"
+        "=== Clinic 2026-11-02 ===\nNew back pain 2 weeks.",
+        None,
+        None,
+    ),
+    (
         "an-earlier-episode-dated-by-its-year",
         "Left arm pain since 10/12/2026, naproxen since 10/12/2026. A similar flare in 2024 settled after 8 weeks of PT.",
         None,

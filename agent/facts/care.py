@@ -102,11 +102,11 @@ def conservative_care(note: Note, lex: dict[str, Any], onset: date | None = None
             duration_evidence.append(note.evidence(d.start, d.end, sent))
         courses = _longest_undated(list(own.values()))
         courses += [c for c in (_continued(note, name, asserted, lex), *logs.pop(name, [])) if c is not None]
-        courses = _this_episode(courses, onset, lex)
+        courses = _this_episode(courses, onset, lex, note.note_date)
         episodes += courses
         modalities.append(_modality(name, evidence, [c.episode for c in courses]))
     for name, logged in logs.items():  # a visit log of a modality named only in its document's title
-        if not (logged := _this_episode(logged, onset, lex)):
+        if not (logged := _this_episode(logged, onset, lex, note.note_date)):
             continue
         episodes += logged
         modalities.append(_modality(name, [e for c in logged for e in c.episode.evidence][:1], [c.episode for c in logged]))
@@ -215,12 +215,18 @@ def _logged_courses(note: Note, lex: dict[str, Any]) -> tuple[dict[str, list[_Co
     return logs, in_table
 
 
-def _this_episode(courses: list[_Course], onset: date | None, lex: dict[str, Any]) -> list[_Course]:
-    """Courses that can have treated the symptoms under review: not ended ``earlier_episode_days``
-    or more before they began (a muscle relaxant filled for a back strain months before the arm pain)."""
-    if onset is None:
+def _this_episode(
+    courses: list[_Course], onset: date | None, lex: dict[str, Any], note_date: date | None = None
+) -> list[_Course]:
+    """Courses that can have treated the symptoms under review: not ended ``earlier_episode_days`` or
+    more before they began (a muscle relaxant filled for a back strain months before the arm pain), nor
+    ``past_episode_days`` or more before the note (PT and an ESI for an episode two years ago)."""
+    cutoffs = [onset - timedelta(days=lex["earlier_episode_days"])] if onset is not None else []
+    if note_date is not None:  # care that ended a year or more before the note: an earlier episode's
+        cutoffs.append(note_date - timedelta(days=lex["past_episode_days"]))
+    if not cutoffs:
         return courses
-    cutoff = onset - timedelta(days=lex["earlier_episode_days"])
+    cutoff = max(cutoffs)
     kept = []
     for course in courses:
         span = course.episode.interval() if course.episode.placed else None
