@@ -268,6 +268,11 @@ CONTEXT_ROWS = [
     ),
     ("return advice in capitals", "RETURN for fever, loss of bladder control or leg weakness.", set()),
     ("a suspicion considered and ruled out", "Cauda equina considered, ruled out clinically - normal tone.", set()),
+    ("a date after a visit word is not a grade", "Back pain since lifting (seen in the ED 3/4). Walking fine.", set()),
+    ("a questionnaire subscale is not a grade", "STarT Back total 5/9; psychosocial subscale 2/5.", set()),
+    ("an old foot drop dated by its year", "Hx: peroneal nerve injury 2015, foot drop. Back ache 2 wk.", set()),
+    ("an old foot drop now worse, dated", "Foot drop since 2015, worse in the last month.", {"progressive_neuro_deficit"}),
+    ("a FRAX category is not osteoporosis", "FRAX: major osteoporotic 12%, hip 1.9%.", set()),
     # a pronoun that points back to a relative's history
     ("it after a relative's history", "Neck ache 4 wk. My brother had a mass in his chest. It was a lymphoma.", set()),
     ("it after the patient's history", "Neck ache 4 wk. He had a mass removed in 2025. It was a lymphoma.", {"malignancy"}),

@@ -93,7 +93,7 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             lost = rx(spec["weight_loss"])
             mentions = [m for m in mentions if not (lost.search(m.text) and explained.search(m.sentence.text))]
         if spec.get("settled_deficit"):
-            mentions = [m for m in mentions if not _settled_deficit(m, spec, lex)]
+            mentions = [m for m in mentions if not _settled_deficit(note, m, spec, lex)]
         if spec.get("unmeasured_fever") and _measured_afebrile(note, lex["vitals"]):
             mentions = [m for m in mentions if not _unmeasured_fever(m, spec)]
         if not spec["counts_if_historical"]:  # "OPERATIVE REPORT - date of surgery 06/14/2018: ... cauda equina"
@@ -168,12 +168,14 @@ def _temperatures_febrile(m: re.Match[str], limits: dict[str, float]) -> bool:
     return value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"]
 
 
-def _settled_deficit(mention: Mention, spec: dict[str, Any], lex: dict[str, Any]) -> bool:
+def _settled_deficit(note: Note, mention: Mention, spec: dict[str, Any], lex: dict[str, Any]) -> bool:
     """A foot drop its own sentence calls stable and old, or mild: not a severe or progressive deficit."""
     if not rx(spec["settled_deficit"]).match(mention.text):
         return False
     before = mention.sentence.text[: mention.start - mention.sentence.start]
-    return _stable_deficit(mention.sentence.text, lex) or bool(rx(spec["mild_before"]).search(before))
+    text = mention.sentence.text
+    remote = _dated_remote(note, text, {"remote_after_days": 365}, year_written=True) and not rx(lex["new_deficit"]).search(text)
+    return _stable_deficit(text, lex) or bool(rx(spec["mild_before"]).search(before)) or remote
 
 
 def _temperatures(note: Note, limits: dict[str, float]) -> list[bool]:
@@ -212,6 +214,10 @@ _LAB = r"\b(ESR|CRP|sed\s+rate)\s*(?:of|was|is|:|=)?\s*(\d+(?:\.\d+)?)\s*(mg/dL|
 _PVR = r"\b(?:post[-\s]?void\s+residual|PVR)\s*(?:of|was|is|:|=)?\s*(?:~|approximately\s+)?(\d{2,4})\s*(?:mL|ml|cc)"
 _GRADE = r"\b([0-5])([+-])?\s*/\s*5\b"
 _NOT_STRENGTH = r"^\s*(?:\w+\s+)?(?:reflex\w*|DTRs?|jerks?|scale|grading|grade\b|system)"  # "3/5 reflexes", "0/5 scale"
+_NOT_A_GRADE_BEFORE = (
+    r"(?:\b(?:p|pg|pp|page|sheet)\.?|\b(?:ED|ER|UC|seen|visit|dated|on|since|from|until)"
+    r"|\b(?:score|subscale|scale|item|total|questionnaire)\b[^.;\n]{0,12})\s*$"
+)
 _NOT_TRUE_WEAKNESS = (
     r"^[^.;]{0,25}?(?:give[-\s]?way|breakaway|(?:pain|effort)[-\s]limited"
     r"|limited\s+by\s+(?:\w+\s+)?pain|poor\s+effort|due\s+to\s+pain)"
@@ -304,8 +310,8 @@ def _motor_grades(note: Note, sent: Sentence) -> list[tuple[int, Evidence, Regio
         if grade >= 5 or re.search(r"pain|/10", window, re.IGNORECASE) or re.search(_NOT_STRENGTH, after, re.IGNORECASE):
             continue
         at = sent.start + m.start()
-        if re.search(r"\b(?:p|pg|pp|page|sheet)\.?\s*$", note.text[max(0, at - 8) : at], re.IGNORECASE):
-            continue  # "P. 1/5", "Page 2/5": a fax page number
+        if re.search(_NOT_A_GRADE_BEFORE, note.text[max(0, at - 24) : at], re.IGNORECASE):
+            continue  # "P. 1/5" (a fax page), "(ED 3/5)" (a date), "subscale 1/5" (a questionnaire score)
         if re.search(_NOT_TRUE_WEAKNESS, sent.text[m.end() : m.end() + 45], re.IGNORECASE):
             continue  # "3/5 L, give-way, limited by buttock pain": pain-limited effort, not a motor deficit
         if _postural_muscle(sent.text[: m.start()]):
