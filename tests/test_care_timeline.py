@@ -227,11 +227,17 @@ ROWS = [
         3.0,
     ),
     (
-        "care-that-ended-years-ago",
+        "care-that-ended-before-a-dated-onset",
         "=== PT discharge 2024-03-15 ===\nPT 01/08/2024 to 03/15/2024, resolved.\n"
-        "=== Clinic 2026-11-02 ===\nNew back pain 2 weeks.",
+        "=== Clinic 2026-11-02 ===\nNew back pain since 10/19/2026.",
         None,
         None,
+    ),
+    (
+        "care-long-ago-in-a-pain-that-never-stopped",
+        "Neck and arm pain since 01/05/2025, never gone. PT 03/03/2025-05/30/2025.",
+        None,
+        12.4,
     ),
     (
         "an-earlier-episode-dated-by-its-year",

@@ -219,14 +219,11 @@ def _this_episode(
     courses: list[_Course], onset: date | None, lex: dict[str, Any], note_date: date | None = None
 ) -> list[_Course]:
     """Courses that can have treated the symptoms under review: not ended ``earlier_episode_days`` or
-    more before they began (a muscle relaxant filled for a back strain months before the arm pain), nor
-    ``past_episode_days`` or more before the note (PT and an ESI for an episode two years ago)."""
-    cutoffs = [onset - timedelta(days=lex["earlier_episode_days"])] if onset is not None else []
-    if note_date is not None:  # care that ended a year or more before the note: an earlier episode's
-        cutoffs.append(note_date - timedelta(days=lex["past_episode_days"]))
-    if not cutoffs:
+    more before they began (a muscle relaxant filled for a back strain months before the arm pain). A
+    course long ago in a pain that never stopped still counts, so the note's age alone decides nothing."""
+    if onset is None:
         return courses
-    cutoff = max(cutoffs)
+    cutoff = onset - timedelta(days=lex["earlier_episode_days"])
     kept = []
     for course in courses:
         span = course.episode.interval() if course.episode.placed else None
@@ -364,6 +361,8 @@ def _past_episode(note: Note, m: Mention, lex: dict[str, Any]) -> bool:
     semicolons) dates, year written, a year or more before the note belongs to an earlier episode."""
     text, at = m.sentence.text, m.start - m.sentence.start
     clause = text[text.rfind(";", 0, at) + 1 : (text.find(";", at) + 1 or len(text) + 1) - 1]  # its own clause
+    if not rx(lex["past_episode_words"]).search(clause):
+        return False  # "PT 03/2025-05/2025" in a pain that never stopped is this episode's care
     return dated_long_before(clause, note.note_date, lex["past_episode_days"], year_written=True)
 
 
