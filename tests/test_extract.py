@@ -269,6 +269,8 @@ def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
         ("We referred him to Dr. Lena Voss, orthopedic spine surgery, seen next month.", FactStatus.present),
         ("He is interested in a caudal epidural injection.", FactStatus.present),
         ("Referred to Lakeside Pain Management last week.", FactStatus.present),
+        ('Offered an ESI; she does not want "shots in my back" - her sister had a bad one.', FactStatus.absent),
+        ("Surgeon option raised; he says he would never let anyone operate on him.", FactStatus.absent),
         ("Dr. Oyelaran accepted him for an L4-5 TFESI once imaging is done.", FactStatus.present),
         ("Pain clinic advised an L4 TFESI on 09/02; on 09/20 she refused the injection.", FactStatus.absent),
         ("The right L4 transforaminal ESI is being scheduled by the pain clinic.", FactStatus.present),

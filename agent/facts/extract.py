@@ -409,7 +409,12 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     positive = [
         m for m in note.mentions("candidacy", spec["positive"]) if not (m.modifiers & {Modifier.NEGATED, Modifier.FAMILY})
     ]
-    negative = [m for m in note.mentions("no_candidacy", spec["negative"]) if Modifier.FAMILY not in m.modifiers]
+    # a refusal the patient states ("he does not want shots - his brother had a fusion") is the patient's
+    negative = [
+        m
+        for m in note.mentions("no_candidacy", spec["negative"])
+        if Modifier.FAMILY not in m.modifiers or _patient_subject(note.text[m.sentence.start : m.start])
+    ]
     positive += _planned_interventions(note, spec["naming"], spec["negative"])
     # "If not improving with 2 more weeks of PT, will consider referral to spine surgery": an option kept
     # for later, on a condition not yet met, is not a candidacy now.
@@ -444,6 +449,11 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
 
 _PLANS = {"plan", "assessment_and_plan"}
 _NOT_PLANNED = {Modifier.NEGATED, Modifier.FAMILY, Modifier.HISTORICAL, Modifier.RESOLVED}
+
+
+def _patient_subject(before: str) -> bool:
+    """The clause before a mention has the patient as its subject ("He is clear that he ...")."""
+    return re.search(r"\b(?:he|she|they|pt|patient)\b[^.;,]{0,40}$", before, re.IGNORECASE) is not None
 
 
 def _planned_interventions(note: Note, naming: list[str], refusals: list[str]) -> list[Mention]:
