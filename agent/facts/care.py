@@ -32,8 +32,8 @@ _PLANNING = re.compile(
 
 
 def conservative_care(note: Note, lex: dict[str, Any], onset: date | None = None) -> ConservativeCare:
-    """The care timeline. ``onset``: when the symptoms under review began (the longest stated length);
-    a course on the calendar that ended well before it treated an earlier episode and does not count."""
+    """The care timeline. ``onset``: when the symptoms under review began, where the note dates it; a
+    course on the calendar that ended well before it treated an earlier episode and does not count."""
     context = rx(lex["care_context"])
     all_care = rx("|".join(p for ps in lex["conservative_care"].values() for p in ps))
     completed = timeline_vocabulary()["completed_words"]
@@ -102,11 +102,11 @@ def conservative_care(note: Note, lex: dict[str, Any], onset: date | None = None
             duration_evidence.append(note.evidence(d.start, d.end, sent))
         courses = _longest_undated(list(own.values()))
         courses += [c for c in (_continued(note, name, asserted, lex), *logs.pop(name, [])) if c is not None]
-        courses = _this_episode(courses, onset, lex, note.note_date)
+        courses = _this_episode(courses, onset, lex)
         episodes += courses
         modalities.append(_modality(name, evidence, [c.episode for c in courses]))
     for name, logged in logs.items():  # a visit log of a modality named only in its document's title
-        if not (logged := _this_episode(logged, onset, lex, note.note_date)):
+        if not (logged := _this_episode(logged, onset, lex)):
             continue
         episodes += logged
         modalities.append(_modality(name, [e for c in logged for e in c.episode.evidence][:1], [c.episode for c in logged]))
@@ -215,9 +215,7 @@ def _logged_courses(note: Note, lex: dict[str, Any]) -> tuple[dict[str, list[_Co
     return logs, in_table
 
 
-def _this_episode(
-    courses: list[_Course], onset: date | None, lex: dict[str, Any], note_date: date | None = None
-) -> list[_Course]:
+def _this_episode(courses: list[_Course], onset: date | None, lex: dict[str, Any]) -> list[_Course]:
     """Courses that can have treated the symptoms under review: not ended ``earlier_episode_days`` or
     more before they began (a muscle relaxant filled for a back strain months before the arm pain). A
     course long ago in a pain that never stopped still counts, so the note's age alone decides nothing."""

@@ -111,8 +111,13 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
 def _old_document(note: Note, pos: int, lex: dict[str, Any]) -> bool:
     """The text at ``pos`` belongs to a document dated ``old_document_days`` or more before the note
     (an outside operative report from 2018): what it found then is history now."""
+    return _written_before(note, pos, lex["old_document_days"])
+
+
+def _written_before(note: Note, pos: int, days: int) -> bool:
+    """The document holding ``pos`` is dated at least ``days`` before the note."""
     written = note.written_on(pos)
-    return written is not None and note.note_date is not None and (note.note_date - written).days >= lex["old_document_days"]
+    return written is not None and note.note_date is not None and (note.note_date - written).days >= days
 
 
 def _dated_remote(note: Note, text: str, spec: dict[str, Any], *, year_written: bool = False) -> bool:
@@ -138,14 +143,13 @@ def _settle_resolved_fever(note: Note, lex: dict[str, Any], infection: Fact) -> 
     limits = lex["vitals"]
 
     def old(evidence: Evidence) -> bool:
-        written = note.written_on(evidence.start)
-        return (written is not None and note.note_date is not None and (note.note_date - written).days >= recent_days) or (
-            dated_long_before(evidence.quote, note.note_date, recent_days)
+        return _written_before(note, evidence.start, recent_days) or dated_long_before(
+            evidence.quote, note.note_date, recent_days
         )
 
     numeric = rx(r"^(?:T\b|temp|Tmax|febrile\s+to|ESR|CRP|sed|WBC|white|leukocyt)")
     readings = rx(_TEMP).finditer(note.text)
-    if any(_temperatures_febrile(m, limits) and not old(note.evidence(m.start(), m.end())) for m in readings):
+    if any(_febrile(m, limits) and not old(note.evidence(m.start(), m.end())) for m in readings):
         return  # febrile now
     fever_words = rx(spec["patterns"][0])
     kept: list[Evidence] = []
@@ -161,10 +165,11 @@ def _settle_resolved_fever(note: Note, lex: dict[str, Any], infection: Fact) -> 
             infection.status = FactStatus.not_documented
 
 
-def _temperatures_febrile(m: re.Match[str], limits: dict[str, float]) -> bool:
+def _febrile(m: re.Match[str], limits: dict[str, float]) -> bool | None:
+    """A temperature reading (``_TEMP`` match): febrile or not; None outside a plausible range."""
     value, unit = float(m.group(1)), (m.group(2) or "").upper()
     if not 35 <= value <= 110:
-        return False
+        return None
     return value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"]
 
 
@@ -174,18 +179,14 @@ def _settled_deficit(note: Note, mention: Mention, spec: dict[str, Any], lex: di
         return False
     before = mention.sentence.text[: mention.start - mention.sentence.start]
     text = mention.sentence.text
-    remote = _dated_remote(note, text, {"remote_after_days": 365}, year_written=True) and not rx(lex["new_deficit"]).search(text)
+    remote = dated_long_before(text, note.note_date, lex["settled_after_days"], year_written=True)
+    remote = remote and not rx(lex["new_deficit"]).search(text)
     return _stable_deficit(text, lex) or bool(rx(spec["mild_before"]).search(before)) or remote
 
 
 def _temperatures(note: Note, limits: dict[str, float]) -> list[bool]:
     """Each temperature the note records (in a plausible range): febrile or not."""
-    found = []
-    for m in rx(_TEMP).finditer(note.text):
-        value, unit = float(m.group(1)), (m.group(2) or "").upper()
-        if 35 <= value <= 110:
-            found.append(value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"])
-    return found
+    return [reading for m in rx(_TEMP).finditer(note.text) if (reading := _febrile(m, limits)) is not None]
 
 
 def _measured_afebrile(note: Note, limits: dict[str, float]) -> bool:
@@ -268,7 +269,8 @@ def _long_settled(note: Note, text: str, lex: dict[str, Any]) -> bool:
     injury): neither progressive nor a finding of the complaint under review."""
     if not _stable_deficit(text, lex):
         return False
-    return dated_long_before(text, note.note_date, 365, year_written=True) or bool(rx(lex["long_settled"]).search(text))
+    long_ago = dated_long_before(text, note.note_date, lex["settled_after_days"], year_written=True)
+    return long_ago or bool(rx(lex["long_settled"]).search(text))
 
 
 def _stable_deficit(text: str, lex: dict[str, Any]) -> bool:
@@ -279,12 +281,10 @@ def _stable_deficit(text: str, lex: dict[str, Any]) -> bool:
 def _vitals_and_labs(note: Note, sent: Sentence, limits: dict[str, float]) -> list[tuple[str, Evidence]]:
     """(flag, evidence) for a febrile temperature, raised ESR/CRP, or a large post-void residual."""
     found: list[tuple[str, Evidence]] = []
-    if _dated_remote(note, sent.text, {"remote_after_days": limits["stale_after_days"]}):
+    if dated_long_before(sent.text, note.note_date, int(limits["stale_after_days"])):
         return found  # "Rheumatology 08/12/2025: ... (ESR 64)": an old result
     for m in rx(_TEMP).finditer(sent.text):
-        value, unit = float(m.group(1)), (m.group(2) or "").upper()
-        febrile = value >= limits["fever_f"] if (unit == "F" or value > 50) else value >= limits["fever_c"]
-        if febrile and 35 <= value <= 110:
+        if _febrile(m, limits):
             found.append(("infection", _ev(note, sent, m)))
     for m in rx(_LAB).finditer(sent.text):
         name, value, unit = m.group(1).upper(), float(m.group(2)), (m.group(3) or "").lower()
