@@ -26,6 +26,19 @@ def care_of(text: str, note_date: date = NOTE_DATE) -> ConservativeCare:
 
 
 ROWS = [
+    # --- a course dated by month and year, open-ended ("- present", "to date")
+    (
+        "numeric-month-year-to-present",
+        "Lumbar radicular pain, persistent. Meds: meloxicam 15 mg daily (05/2026 - present).",
+        None,
+        26.0,
+    ),
+    (
+        "since-a-numeric-month",
+        "Neck and arm pain. Gabapentin started 09/2026, still taking it.",
+        None,
+        8.7,
+    ),
     # --- planned courses, frequencies and follow-up intervals are not completed care
     (
         "prescribed-course-not-done",

@@ -62,6 +62,10 @@ def only(text: str, note_date: date | None = NOTE_DATE) -> DurationMention:
         pytest.param("between 7/14 and 8/25", 6, "range", id="between-and"),
         pytest.param("from 8/1 to today", 44 / 7, "range", id="to-today"),
         pytest.param("12/15 - 1/10", 26 / 7, "range", id="range-across-new-year"),
+        pytest.param("since 07/2026", 75 / 7, "since", id="since-numeric-month-year"),
+        pytest.param("03/2026-present", 197 / 7, "range", id="month-year-to-present"),
+        pytest.param("6/1/2026 to date", 105 / 7, "range", id="to-date"),
+        pytest.param("07/2026 - 08/2026", 31 / 7, "range", id="numeric-months-range"),
         pytest.param("started 2 months ago", 8.69, "ago", id="months-ago"),
         pytest.param("3 weeks ago", 3, "ago", id="weeks-ago"),
     ],
@@ -86,6 +90,8 @@ def test_phrase_weeks(phrase: str, weeks: float, kind: str) -> None:
         pytest.param("PT through 9/1", id="through-without-start"),
         pytest.param("7/14 and 8/25", id="and-without-between"),
         pytest.param("Strength 5/5 - 4/5", id="motor-grades"),
+        pytest.param("PT 13/2026", id="not-a-month"),
+        pytest.param("refill 09/20257", id="month-year-runs-on"),
         pytest.param("since surgery", id="since-event"),
         pytest.param("he may have had pain since", id="may-the-verb"),
         pytest.param("T 38.7 C", id="temperature"),
@@ -243,5 +249,21 @@ def test_capital_document_titles_date_their_section(header: str, expected: date 
     ],
 )
 def test_capital_titles_with_words_before_the_date(header: str, expected: date | None) -> None:
+    found = section_dates(header, note_date=NOTE_DATE)
+    assert (found[0][1] if found else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("[Enclosed: neurosurgery consult letter (2011), copy]\nHPI: ...", date(2011, 12, 31)),
+        ("=== OUTSIDE DISCHARGE SUMMARY (2019) ===\nCourse: ...", date(2019, 12, 31)),
+        ("Attachment - chiropractic records (2017)\nVisit 1 ...", date(2017, 12, 31)),
+        ("=== PT PROGRESS NOTE (2026) ===\nVisit 4 ...", None),  # this year: the day matters, so no date
+        ("Surgical history: L5-S1 discectomy (2009)\nMeds: ...", None),  # a history line, not a record's title
+        ("- lumbar MRI report reviewed (2021)\n- PT", None),  # a list item, not a title
+    ],
+)
+def test_an_attached_record_dated_by_its_year(header: str, expected: date | None) -> None:
     found = section_dates(header, note_date=NOTE_DATE)
     assert (found[0][1] if found else None) == expected

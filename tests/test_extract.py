@@ -69,6 +69,36 @@ def test_red_flags(note: str, expected: set[str]) -> None:
     assert set(facts.present_flags()) == expected
 
 
+@pytest.mark.parametrize(
+    ("note", "fall"),
+    [
+        pytest.param("The tingling started in the fall of 2025 and has spread.", False, id="season-of-a-year"),
+        pytest.param("Aching low back since late fall, no injury.", False, id="late-fall-season"),
+        pytest.param("Fall 2024: first flare, settled with rest.", False, id="season-with-year"),
+        pytest.param("Grandson starts college in the fall semester.", False, id="semester"),
+        pytest.param("Went down on the bathroom floor; after the fall she could not stand.", True, id="the-fall-event"),
+        pytest.param("Tripped over the dog Sunday and landed hard.", True, id="tripped"),
+        pytest.param("Falls risk assessed, moderate.", False, id="falls-risk"),
+    ],
+)
+def test_fall_the_event_not_the_season(note: str, fall: bool) -> None:
+    assert ("fracture" in extract_facts(make_case(note + " Low back pain.", age=81)).present_flags()) is fall
+
+
+@pytest.mark.parametrize(
+    ("record", "deficit"),
+    [
+        pytest.param("=== OUTSIDE NEUROLOGY CONSULT (2012) ===\nExam: left EHL 3/5, absent left ankle jerk.", False, id="record-years-old"),
+        pytest.param("=== OUTSIDE NEUROLOGY CONSULT 09/20/2026 ===\nExam: left EHL 3/5, absent left ankle jerk.", True, id="record-this-month"),
+    ],
+)
+def test_an_old_records_exam_is_history(record: str, deficit: bool) -> None:
+    note = "Low back pain for 5 weeks, no leg symptoms. Strength full today.\n\n" + record
+    facts = extract_facts(make_case(note))
+    assert (facts.neuro_deficit.status == FactStatus.present) is deficit
+    assert ("progressive_neuro_deficit" in facts.present_flags()) is deficit
+
+
 def test_fall_counts_only_for_older_patients() -> None:
     note = "Slipped and fell on the ice last week, now low back pain."
     assert "fracture" in extract_facts(make_case(note, age=78)).present_flags()

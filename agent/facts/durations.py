@@ -61,11 +61,14 @@ _MONTH_NAMES = (
 _MONTH = rf"(?:{_MONTH_NAMES}|(?-i:May|MAY))\.?"  # "may" the verb is not a month
 _ISO = r"\d{4}-\d{1,2}-\d{1,2}"
 _US = r"\d{1,2}/\d{1,2}(?:/(?:\d{4}|\d{2}))?"
+_US_MONTH_YEAR = r"(?:0?[1-9]|1[0-2])/(?:19|20)\d{2}"  # "02/2025": the month, read as its first day like "February 2025"
 _NAMED = (
     rf"(?:(?:early|mid|late)[\s-]+|mid-?)?{_MONTH}"
     r"(?:\s+\d{1,2}(?:st|nd|rd|th)?(?!\d))?(?:,?\s+\d{4})?"
 )
-_DATE = rf"(?:{_ISO}|{_US}|{_NAMED}|yesterday|today)(?![\w/])"
+_DATE = rf"(?:{_ISO}|{_US}|{_US_MONTH_YEAR}|{_NAMED}|yesterday|today)(?![\w/])"
+# The open end of a range: "celecoxib 02/2025-present", "PT 9/2 to date".
+_PRESENT = r"(?:present|now|current|ongoing|date)(?![\w/])"
 _SEPARATOR = r"(?:-|–|—|to|through|thru|until|till|and)"
 _SINCE_TRIGGER = (
     r"(?:(?:ongoing\s+)?since|from|(?:start(?:ed|ing)?|began|begin(?:ning)?|onset)"
@@ -74,7 +77,7 @@ _SINCE_TRIGGER = (
 
 _RANGE_RE = re.compile(
     rf"(?<![\w/])(?:(?P<lead>from|between|since)\s+)?(?P<d1>{_DATE})\s*(?P<sep>{_SEPARATOR})"
-    rf"\s*(?P<d2>{_DATE})",
+    rf"\s*(?P<d2>{_DATE}|{_PRESENT})",
     re.IGNORECASE,
 )
 # A dated section header: a line that opens a visit or document within a longer note. The date must
@@ -123,6 +126,7 @@ _STRENGTH_GRADE = re.compile(r"[0-5]/5")
 _PAIN_SCORE = re.compile(r"\d{1,2}/10")  # "pain 6/10": a score, not June 10
 _ISO_RE = re.compile(rf"({_ISO})", re.IGNORECASE)
 _US_RE = re.compile(r"(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?")
+_US_MONTH_YEAR_RE = re.compile(_US_MONTH_YEAR)
 _NAMED_RE = re.compile(
     rf"(?:(?P<part>early|mid|late)[\s-]*)?(?P<month>{_MONTH_NAMES}|may)\.?"
     r"(?:\s+(?P<day>\d{1,2})(?:st|nd|rd|th)?)?(?:,?\s+(?P<year>\d{4}))?",
@@ -257,6 +261,15 @@ _DOCUMENT_WORDS = re.compile(
 )
 
 
+# An attached old record dated only by its year: "[Attached: impairment rating report (2004), verbatim]",
+# "=== OUTSIDE OPERATIVE REPORT (2011) ===". The line is decorated or opens with "attached", names a
+# record, and writes the year in brackets; it dates its section at the year's last day (the latest it can
+# mean), and only when that is two years or more before the note, where the day cannot matter.
+_YEAR_TITLE_RE = re.compile(
+    r"^[ \t]*(?:(?:\[|[=#*_-]{2,})[ \t]*|(?=attach))[^\n]{0,80}?\b(?:report|dictation|record|records|note|letter|summary|consult"
+    r"|consultation|evaluation|H&P)\b[^\n]{0,60}?\(\s*(?P<year>(?:19|20)\d{2})\s*\)[^\n]{0,60}$",
+    re.MULTILINE | re.IGNORECASE,
+)
 _PROSE_BEFORE_DATE = re.compile(r"\b(?:since|from|until|till|after|before|starting|started|began|begun|on|x)\s*$", re.I)
 
 
@@ -278,6 +291,10 @@ def section_dates(text: str, *, note_date: date | None) -> list[tuple[int, date]
         when = parse_date(match.group("d5"), note_date=note_date)
         if when is not None and not _after(when, note_date):
             found[match.start()] = when
+    for match in _YEAR_TITLE_RE.finditer(text):
+        year = int(match.group("year"))
+        if match.start() not in found and note_date is not None and year <= note_date.year - 2:
+            found[match.start()] = date(year, 12, 31)
     return sorted(found.items())
 
 
@@ -300,6 +317,9 @@ def parse_date(token: str, *, note_date: date | None) -> date | None:
     if _ISO_RE.fullmatch(token):
         year, month, day = (int(part) for part in token.split("-"))
         return _make_date(year, month, day)
+    if _US_MONTH_YEAR_RE.fullmatch(token):
+        month, year = token.split("/")
+        return _make_date(int(year), int(month), 1)
     us = _US_RE.fullmatch(token)
     if us:
         us_year = _full_year(us.group(3)) if us.group(3) else None
@@ -342,7 +362,8 @@ def _range(match: re.Match[str], text: str, note_date: date | None, offset: int)
     if not lead and all(_STRENGTH_GRADE.fullmatch(match.group(g)) for g in ("d1", "d2")):
         return None  # "strength 5/5 - 4/5" is a motor grade, not a date range
     first = parse_date(match.group("d1"), note_date=note_date)
-    last = parse_date(match.group("d2"), note_date=note_date)
+    present = re.fullmatch(_PRESENT, match.group("d2"), re.IGNORECASE) is not None
+    last = note_date if present else parse_date(match.group("d2"), note_date=note_date)
     if first is None or last is None:
         return None
     if first > last and _has_no_year(match.group("d1")):

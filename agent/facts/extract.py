@@ -234,6 +234,8 @@ def _numeric_flags(note: Note, lex: dict[str, Any], flags: dict[str, Fact], defi
     for sent in note.sentences:
         if _negated_sentence(note, sent) or not note.states_findings(sent):
             continue
+        if _old_document(note, sent.start, lex):
+            continue  # an attached record from years ago: its temperature, reflexes and grades are history
         for flag, evidence in _vitals_and_labs(note, sent, limits):
             found.setdefault(flag, []).append(evidence)
         for flag, evidence in _reflex_grades(note, sent):
@@ -381,12 +383,13 @@ def _limb_region(text: str) -> Region | None:
     return None
 
 
-def _regional(note: Note, spec: dict[str, list[str]], name: str) -> Fact:
-    """A fact whose patterns are grouped by region (radiculopathy, neurologic deficit)."""
+def _regional(note: Note, spec: dict[str, list[str]], name: str, lex: dict[str, Any]) -> Fact:
+    """A fact whose patterns are grouped by region (radiculopathy, neurologic deficit); what an attached
+    record from years ago found is not the present complaint's."""
     mentions: list[Mention] = []
     regions: list[Region] = []
     for region, patterns in spec.items():
-        found = note.mentions(f"{name}:{region}", patterns)
+        found = [m for m in note.mentions(f"{name}:{region}", patterns) if not _old_document(note, m.start, lex)]
         mentions += found
         if any(m.asserted for m in found):
             regions.append(Region(region))
@@ -531,7 +534,7 @@ def extract_facts(case: Case) -> ClinicalFacts:
     for flag, codes in flag_codes(request.diagnoses).items():
         flags[flag].status = FactStatus.present
         flags[flag].codes = codes
-    deficit = _regional(note, lex["neuro_deficit"], "neuro_deficit")
+    deficit = _regional(note, lex["neuro_deficit"], "neuro_deficit", lex)
     _numeric_flags(note, lex, flags, deficit)
     _drop_long_settled(note, lex, deficit)
     symptom_weeks, regions = _symptoms(note, lex)
@@ -543,7 +546,7 @@ def extract_facts(case: Case) -> ClinicalFacts:
         progression=_progression(note, lex),
         worsening=_progression(note, lex, ("worsening",)),
         conservative_care=conservative_care(note, lex, _onset(note, lex)),
-        radiculopathy=_with_denials(note, _regional(note, lex["radiculopathy"], "radiculopathy"), lex["radiculopathy_denied"]),
+        radiculopathy=_with_denials(note, _regional(note, lex["radiculopathy"], "radiculopathy", lex), lex["radiculopathy_denied"]),
         neuro_deficit=deficit,
         candidacy=_candidacy(note, lex),
         prior_surgery=prior_surgeries(note, lex),
