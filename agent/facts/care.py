@@ -19,6 +19,7 @@ from typing import Any
 from agent.facts.context import Mention, Modifier
 from agent.facts.durations import date_spans, dated_long_before, find_dates, timeline_vocabulary
 from agent.facts.fills import Fill, FillTable, courses_of, find_fill_tables
+from agent.facts.med_lists import MedTable, find_med_tables
 from agent.facts.model import CareEpisode, ConservativeCare, Evidence, FactStatus, Modality, PriorSurgery, Region
 from agent.facts.note import Note, rx
 from agent.facts.textspans import Sentence
@@ -208,11 +209,42 @@ def _care_mentions(
 def _logged_courses(note: Note, lex: dict[str, Any]) -> tuple[dict[str, list[_Course]], list[tuple[int, int]]]:
     """Courses from visit logs and pharmacy fill tables, by modality, and where the fill tables are."""
     tables = find_fill_tables(note.text, note.note_date)
-    in_table = [(t.start, t.end) for t in tables]
+    med_lists = find_med_tables(note.text, note.note_date)
+    in_table = [(t.start, t.end) for t in tables] + [(r.start, r.end) for t in med_lists for r in t.rows]
     logs = _visit_logs(note, lex, in_table)
     for name, filled in _fill_courses(note, tables, lex).items():
         logs.setdefault(name, []).extend(filled)
+    for name, listed in _listed_courses(note, med_lists, lex).items():
+        logs.setdefault(name, []).extend(listed)
     return logs, in_table
+
+
+def _listed_courses(note: Note, tables: list[MedTable], lex: dict[str, Any]) -> dict[str, list[_Course]]:
+    """Courses read from medication lists with start and stop columns (``agent.facts.med_lists``): a
+    row runs from its start to its stop, or to the date of the document holding the list."""
+    found: dict[str, list[_Course]] = {}
+    occasional = rx(lex["care_occasional"])
+    for table in tables:
+        written = note.written_on(table.start) or note.note_date
+        for row in table.rows:
+            name = _modality_named(row.drug, lex)
+            text = note.text[row.start : row.end]
+            if name is None or occasional.search(text):
+                continue
+            last = row.stopped or written
+            if last is None or last < row.started:
+                continue
+            episode = CareEpisode(
+                modality=name,
+                weeks=round((last - row.started).days / 7, 1),
+                started=row.started,
+                ended=last,
+                dated=True,
+                document_date=written,
+                evidence=[Evidence(quote=text, start=row.start, end=row.end, term=row.drug)],
+            )
+            found.setdefault(name, []).append(_Course(at=row.start, episode=episode))
+    return found
 
 
 def _this_episode(courses: list[_Course], onset: date | None, lex: dict[str, Any]) -> list[_Course]:

@@ -318,8 +318,8 @@ def parse_date(token: str, *, note_date: date | None) -> date | None:
         year, month, day = (int(part) for part in token.split("-"))
         return _make_date(year, month, day)
     if _US_MONTH_YEAR_RE.fullmatch(token):
-        month, year = token.split("/")
-        return _make_date(int(year), int(month), 1)
+        month_text, year_text = token.split("/")
+        return _make_date(int(year_text), int(month_text), 1)
     us = _US_RE.fullmatch(token)
     if us:
         us_year = _full_year(us.group(3)) if us.group(3) else None

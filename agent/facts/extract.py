@@ -18,7 +18,7 @@ from agent.facts.care import conservative_care, prior_surgeries
 from agent.facts.codes import flag_codes
 from agent.facts.context import Mention, Modifier
 from agent.facts.criteria_facts import supplement
-from agent.facts.durations import dated_long_before
+from agent.facts.durations import dated_long_before, find_dates
 from agent.facts.model import ClinicalFacts, Evidence, Fact, FactStatus, Region
 from agent.facts.note import Note, lexicon, read_note, rx
 from agent.facts.textspans import Sentence
@@ -90,8 +90,13 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
             mentions = [m for m in mentions if not _remote_event(note, m, spec)]
         if spec.get("weight_loss_explained"):  # "a 20-pound weight loss on Nutri-Systems in 1995"
             explained = rx(spec["weight_loss_explained"])
+            unexplained = rx(spec["weight_loss_unexplained"])
             lost = rx(spec["weight_loss"])
-            mentions = [m for m in mentions if not (lost.search(m.text) and explained.search(m.sentence.text))]
+            mentions = [
+                m
+                for m in mentions
+                if not (lost.search(m.text) and explained.search(m.sentence.text) and not unexplained.search(m.sentence.text))
+            ]
         if spec.get("settled_deficit"):
             mentions = [m for m in mentions if not _settled_deficit(note, m, spec, lex)]
         if spec.get("unmeasured_fever") and _measured_afebrile(note, lex["vitals"]):
@@ -101,7 +106,10 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
         fact = fact_from(note, mentions, historical_ok=spec["counts_if_historical"], suspicion_ok=True)
         # Chronic risk factors (dialysis, transplant drugs, HIV, osteoporosis, long-term steroids) are
         # current while listed in the history; only a resolved one ("in remission", "resolved") is not.
-        chronic = fact_from(note, note.mentions(f"{flag}:risk", spec.get("risk_factors", [])), historical_ok=True)
+        risks = note.mentions(f"{flag}:risk", spec.get("risk_factors", []))
+        if spec.get("remote_event"):  # "rituximab 2008, complete remission 2009": a course long over
+            risks = [m for m in risks if not _remote_event(note, m, spec)]
+        chronic = fact_from(note, risks, historical_ok=True)
         if chronic.status == FactStatus.present:
             _add_evidence(fact, chronic.evidence)
         flags[flag] = fact
@@ -129,7 +137,15 @@ def _remote_event(note: Note, mention: Mention, spec: dict[str, Any]) -> bool:
     """An event (``remote_event``: a crash, a fall) whose sentence dates it, year written, long before the note."""
     if not rx(spec["remote_event"]).search(mention.text):
         return False
-    return _dated_remote(note, mention.sentence.text, spec, year_written=True)
+    text = mention.sentence.text
+    if spec.get("remote_unless") and rx(spec["remote_unless"]).search(text):
+        return False
+    if spec.get("remote_by_age") and rx(spec["remote_by_age"]).search(text):
+        return True
+    ages = [int(a) for m in rx(spec.get("age_then", r"(?!)")).finditer(text) for a in m.groups() if a]
+    if ages and note.age is not None and all(a <= note.age - 2 for a in ages):
+        return True
+    return _dated_remote(note, text, spec, year_written=True)
 
 
 def _settle_resolved_fever(note: Note, lex: dict[str, Any], infection: Fact) -> None:
@@ -419,6 +435,7 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
         if Modifier.FAMILY not in m.modifiers or _patient_subject(note.text[m.sentence.start : m.start])
     ]
     positive += _planned_interventions(note, spec["naming"], spec["negative"])
+    positive += _injection_given(note, spec)
     # "If not improving with 2 more weeks of PT, will consider referral to spine surgery": an option kept
     # for later, on a condition not yet met, is not a candidacy now.
     if_not_better = rx(spec["only_if_not_better"])
@@ -448,6 +465,23 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     if negative:
         return Fact(status=FactStatus.absent, discounted=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in negative))
     return Fact()
+
+
+def _injection_given(note: Note, spec: dict[str, Any]) -> list[Mention]:
+    """Injections given in this episode (candidacy shown, not only planned): under a procedure report's
+    heading in a document not older than ``performed_within_days``, or in a sentence that dates it so."""
+    days = spec["performed_within_days"]
+    given = []
+    for m in note.mentions("candidacy:given", [spec["performed_heading"]]):
+        if not (m.modifiers & {Modifier.NEGATED, Modifier.FAMILY}) and not _written_before(note, m.start, days):
+            given.append(m)
+    for m in note.mentions("candidacy:given", [spec["performed"]]):
+        if m.modifiers & {Modifier.NEGATED, Modifier.FAMILY, Modifier.HYPOTHETICAL}:
+            continue
+        when = [d for _, d in find_dates(m.sentence.text, note_date=note.note_date)]
+        if when and note.note_date is not None and all((note.note_date - d).days <= days for d in when):
+            given.append(m)
+    return given
 
 
 _PLANS = {"plan", "assessment_and_plan"}
@@ -546,7 +580,9 @@ def extract_facts(case: Case) -> ClinicalFacts:
         progression=_progression(note, lex),
         worsening=_progression(note, lex, ("worsening",)),
         conservative_care=conservative_care(note, lex, _onset(note, lex)),
-        radiculopathy=_with_denials(note, _regional(note, lex["radiculopathy"], "radiculopathy", lex), lex["radiculopathy_denied"]),
+        radiculopathy=_with_denials(
+            note, _regional(note, lex["radiculopathy"], "radiculopathy", lex), lex["radiculopathy_denied"]
+        ),
         neuro_deficit=deficit,
         candidacy=_candidacy(note, lex),
         prior_surgery=prior_surgeries(note, lex),

@@ -20,7 +20,7 @@ from agent.facts.durations import DurationMention, find_dates, find_durations, s
 from agent.facts.injection import InstructionSpan, find_instructions
 from agent.facts.model import Evidence
 from agent.facts.sections import Section, SectionKind, care_ongoing, find_sections, section_kinds
-from agent.facts.tables import answered_no
+from agent.facts.tables import answered_no, marked_resolved
 from agent.facts.textspans import Sentence, split_sentences
 
 QUOTE_MAX = 220
@@ -154,6 +154,8 @@ class Note:
             added.append(Modifier.HYPOTHETICAL)
         if Modifier.NEGATED not in mention.modifiers and self._answered_no(mention.start):
             added.append(Modifier.NEGATED)
+        if Modifier.RESOLVED not in mention.modifiers and any(a <= mention.start < b for a, b in self._resolved_rows):
+            added.append(Modifier.RESOLVED)
         relative = Modifier.FAMILY not in mention.modifiers and self._about_relative(mention.sentence)
         if relative:
             added.append(Modifier.FAMILY)
@@ -165,6 +167,10 @@ class Note:
             modifiers=mention.modifiers | frozenset(added),
             triggers=mention.triggers + tuple((m, where) for m in added),
         )
+
+    @cached_property
+    def _resolved_rows(self) -> list[tuple[int, int]]:
+        return marked_resolved(self.text)
 
     @cached_property
     def _no_answers(self) -> list[tuple[int, int]]:

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
-__all__ = ["Cell", "answered_no"]
+__all__ = ["Cell", "answered_no", "marked_resolved"]
 
 _YES = re.compile(r"^(?:yes|y|present|positive)$", re.IGNORECASE)
 _NO = re.compile(r"^(?:no|n|absent|negative|denies)$", re.IGNORECASE)
@@ -68,4 +68,36 @@ def answered_no(note: str) -> list[tuple[int, int]]:
         marked_yes = yes_col is not None and yes_col < len(cells) and bool(_MARK.match(cells[yes_col].text))
         if marked_no and not marked_yes:
             spans.append((cells[0].start, cells[0].end))
+    return spans
+
+
+_STATUS_HEADER = re.compile(r"^(?:status|state|problem\s+status|clinical\s+status)$", re.IGNORECASE)
+_RESOLVED_STATUS = re.compile(
+    r"^(?:resolved|inactive|historical|history\s+of|past|remote|healed|in\s+remission|remission)\b", re.IGNORECASE
+)
+
+
+def marked_resolved(note: str) -> list[tuple[int, int]]:
+    """Spans of the rows of a problem list (a ``|`` table with a Status column) whose status says the
+    problem is over: "| Acute pyelonephritis | Resolved | 11/2025 |". A mention in such a row is
+    resolved whatever its words; rows marked Active (or with no status) are left alone."""
+    spans: list[tuple[int, int]] = []
+    status_col: int | None = None
+    offset = 0
+    for line in note.splitlines(keepends=True):
+        start, offset = offset, offset + len(line)
+        text = line.rstrip("\r\n")
+        if not text.lstrip().startswith("|"):
+            status_col = None  # the table ended
+            continue
+        if _DIVIDER.match(text):
+            continue
+        cells = _cells(text, start)
+        labels = [cell.text.strip().strip("*_ ") for cell in cells]
+        header = next((i for i, label in enumerate(labels) if _STATUS_HEADER.match(label)), None)
+        if header is not None:
+            status_col = header
+            continue
+        if status_col is not None and status_col < len(cells) and _RESOLVED_STATUS.match(labels[status_col]):
+            spans.append((cells[0].start, cells[-1].end))
     return spans
