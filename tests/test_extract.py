@@ -344,6 +344,10 @@ def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
         ("The right L4 transforaminal ESI is being scheduled by the pain clinic.", FactStatus.present),
         ("Caudal epidural injection to be arranged after imaging.", FactStatus.present),
         ("Radiology is asked for an MRI T-spine w/o contrast ahead of the planned injection.", FactStatus.present),
+        # an injection given this episode shows candidacy; one given years ago does not
+        ("PROCEDURES PERFORMED: Right L4-5 transforaminal ESI under fluoroscopy.", FactStatus.present),
+        ("She got a left L5 TFESI on 09/10/2026, relief lasted 4 days.", FactStatus.present),
+        ("He had an epidural steroid injection in 2017 for a prior flare.", FactStatus.not_documented),
     ],
 )
 def test_candidacy_wording(note: str, status: FactStatus) -> None:
@@ -359,6 +363,7 @@ def test_candidacy_wording(note: str, status: FactStatus) -> None:
         ("Assessment: sciatica, has failed about 8 weeks of physical therapy.", True),
         ('She says "nothing really helps" despite the naproxen.', True),
         ("Nothing abnormal on exam.", False),
+        ("DIAGNOSIS: Lumbar disc protrusion with unremitting leg pain.", True),
     ],
 )
 def test_persistent_symptoms_wording(note: str, present: bool) -> None:
