@@ -7,6 +7,8 @@ hash-chained log, ``seq`` 1, 2, 3... with no gaps. ``audit_chain_head``: one row
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,7 +149,21 @@ class ChainHead(Base):
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # let the "begin" hook below issue BEGIN itself
-    dbapi_conn.execute("PRAGMA journal_mode=WAL")  # readers do not wait for a writer (a no-op in memory)
+    # Readers do not wait for a writer (a no-op in memory). Switching a new file to WAL takes an exclusive
+    # lock that SQLite's busy timeout does not wait for: workers opening a new database together retry.
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            mode = dbapi_conn.execute("PRAGMA journal_mode").fetchone()
+            if mode is None or str(mode[0]).lower() not in ("wal", "memory"):
+                dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if ("locked" not in str(exc) and "busy" not in str(exc)) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(min(0.02 * (attempt + 1), 0.25))
+
+
+_WAL_ATTEMPTS = 40
 
 
 def _sqlite_begin(conn: Any) -> None:
