@@ -362,3 +362,16 @@ def test_a_fill_dated_after_its_document_is_read_not_crashed() -> None:
     care = care_of(text)
     assert [(e.modality, e.started) for e in care.episodes] == [("nsaids", date(2026, 10, 1))]
     assert all(e.weeks >= 0 for e in care.episodes)
+
+
+@pytest.mark.parametrize(
+    ("denial", "conflict"),
+    [
+        pytest.param("Never had physio for the knee.", False, id="a-knee-is-not-the-spine"),
+        pytest.param("No PT after her hip arthroplasty.", False, id="a-hip-replacement"),
+        pytest.param("Never had physio for the back.", True, id="the-back-itself"),
+    ],
+)
+def test_a_denial_about_a_limb_joint_is_no_conflict(denial: str, conflict: bool) -> None:
+    care = care_of("Sciatica. Naproxen since 08/01/2026 and PT 08/10/2026-10/20/2026. " + denial)
+    assert bool(care.conflicts) is conflict, care.conflicts

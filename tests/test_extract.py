@@ -96,6 +96,11 @@ FLAG_ROWS = [
     ),
     ("fully treated", "Kidney infection in August with fevers at the time, completely treated.", set()),
     ("high-speed burr", "The lamina was thinned with a high-speed diamond burr.", set()),
+    ("fell off a ladder with words between", "Fell roughly 8 ft off a step ladder onto his back on 10/1.", {"fracture"}),
+    ("a 12-foot fall", "Roofer, 12-foot fall yesterday, landed on his buttocks.", {"fracture"}),
+    ("il-17 biologic", "Plaque psoriasis, on ixekizumab since spring.", {"infection"}),
+    ("biologic naive", "Ankylosing spondylitis, biologic naive, NSAIDs only.", set()),
+    ("bracketed no answers", "Screen: fever [no] night sweats [no] cancer history [no]", set()),
     ("neck flexor training", "Babinski upgoing on the left. PT: deep neck flexor training.", {"myelopathy"}),
     ("frax probability", "DXA: osteopenia; FRAX major osteoporotic fracture 9.8%, hip 1.1%.", set()),
 ]
@@ -348,6 +353,12 @@ def test_symptom_weeks(note: str, note_date: date, weeks: float) -> None:
         ("PROCEDURES PERFORMED: Right L4-5 transforaminal ESI under fluoroscopy.", FactStatus.present),
         ("She got a left L5 TFESI on 09/10/2026, relief lasted 4 days.", FactStatus.present),
         ("He had an epidural steroid injection in 2017 for a prior flare.", FactStatus.not_documented),
+        # refusals answering an offer, a bare refusal, and refusals in plain words
+        ("Offered L5 TFESI today - she declined.", FactStatus.absent),
+        ("Talked through an epidural injection. She declines.", FactStatus.absent),
+        ("Reviewed ESI and neurosurgery referral with him; he refused both.", FactStatus.absent),
+        ('She says "no one is sticking a needle in my spine."', FactStatus.absent),
+        ("He is not interested in surgical or interventional management.", FactStatus.absent),
     ],
 )
 def test_candidacy_wording(note: str, status: FactStatus) -> None:
@@ -669,3 +680,12 @@ LESION_ROWS = [
 @pytest.mark.parametrize(("note", "status"), [r[1:] for r in LESION_ROWS], ids=[r[0] for r in LESION_ROWS])
 def test_a_lesion_to_characterise(note: str, status: FactStatus) -> None:
     assert extract_facts(make_case(note)).lesion_to_characterise.status == status
+
+
+def test_the_latest_document_decides_a_refusal_not_the_text_order() -> None:
+    """An older note attached after the latest one: the refusal in the latest note stands."""
+    note = (
+        "=== PROGRESS NOTE 10/20/2026 ===\nSciatica, 9 weeks of PT and naproxen, no better. Offered L5 ESI - declined.\n\n"
+        "=== PT NOTE 09/01/2026 ===\nDiscussed epidural steroid injection; she will consider it."
+    )
+    assert extract_facts(make_case(note)).candidacy.status == FactStatus.absent

@@ -57,7 +57,9 @@ def conservative_care(note: Note, lex: dict[str, Any], onset: date | None = None
         conflicts += [
             (note.evidence(m.start, m.end, m.sentence), regions_named(m.sentence.text, lex))
             for m in mentions
-            if (Modifier.NEGATED in m.modifiers or m.start in denied) and m.start > first_claim
+            if (Modifier.NEGATED in m.modifiers or m.start in denied)
+            and m.start > first_claim
+            and not _about_a_limb_joint(m.sentence.text, lex)
         ]
         own: dict[int, _Course] = {}
         for m in asserted:
@@ -334,6 +336,12 @@ def _after_header(note: Note, sentence: Sentence) -> int:
         return sentence.start
     line_end = note.text.find("\n", inside[-1])
     return line_end + 1 if 0 <= line_end < sentence.end else sentence.start
+
+
+def _about_a_limb_joint(text: str, lex: dict[str, Any]) -> bool:
+    """The sentence is about a joint outside the spine and names no spine region ("Has not had knee
+    PT", "her home PT in 2007 was knee rehabilitation after the TKA"): it says nothing of spine care."""
+    return bool(rx(lex["limb_joint_care"]).search(text)) and not regions_named(text, lex)
 
 
 def _modality_named(text: str, lex: dict[str, Any]) -> str | None:

@@ -458,13 +458,20 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
             evidence = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive)
             conflicts = _dedupe(note.evidence(m.start, m.end, m.sentence) for m in negative)
             return Fact(status=FactStatus.present, evidence=evidence, conflicts=conflicts)
-        if max(m.start for m in negative) > max(m.start for m in positive):
+        # the later statement: by the date of its document first (an older note may be attached after
+        # the latest one), then by its place in the text
+        if max(_when_said(note, m) for m in negative) > max(_when_said(note, m) for m in positive):
             positive = []
     if positive:
         return Fact(status=FactStatus.present, evidence=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive))
     if negative:
         return Fact(status=FactStatus.absent, discounted=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in negative))
     return Fact()
+
+
+def _when_said(note: Note, mention: Mention) -> tuple[date, int]:
+    """When a statement was made: its document's date (the note's if undated), then its offset."""
+    return (note.written_on(mention.start) or note.note_date or date.min, mention.start)
 
 
 def _injection_given(note: Note, spec: dict[str, Any]) -> list[Mention]:
