@@ -689,3 +689,17 @@ def test_the_latest_document_decides_a_refusal_not_the_text_order() -> None:
         "=== PT NOTE 09/01/2026 ===\nDiscussed epidural steroid injection; she will consider it."
     )
     assert extract_facts(make_case(note)).candidacy.status == FactStatus.absent
+
+
+@pytest.mark.parametrize(
+    ("note", "worsening"),
+    [
+        pytest.param("Fusion L4-S1 2021. Ache worse on prolonged sitting, as last year.", False, id="aggravated-by-sitting"),
+        pytest.param("Fusion L4-S1 2021. Back pain worse at night as it has been for years.", False, id="worse-at-night"),
+        pytest.param("Fusion L4-S1 2021. Right leg numbness, worse since August.", True, id="worse-since"),
+        pytest.param("Fusion L4-S1 2021. Pain steadily getting worse over six weeks.", True, id="getting-worse"),
+    ],
+)
+def test_what_aggravates_is_not_progression(note: str, worsening: bool) -> None:
+    facts = extract_facts(make_case(note))
+    assert (facts.worsening.status == FactStatus.present) is worsening

@@ -518,6 +518,11 @@ def _progression(note: Note, lex: dict[str, Any], kinds: tuple[str, ...] = ("wor
     """Persistent or progressive symptoms (or, with kinds=("worsening",), new or progressing only)."""
     spec = lex["progression"]
     worse = [m for k in kinds for m in note.mentions(f"progression:{k}", spec[k]) if m.asserted]
+    if "persistent" not in kinds:  # "worse with prolonged standing" aggravates; it does not progress
+        aggravating = rx(spec["aggravating_after"])
+        worse = [
+            m for m in worse if not (m.text.lower().startswith("worse") and aggravating.search(note.text[m.end : m.end + 40]))
+        ]
     if worse:
         return Fact(status=FactStatus.present, evidence=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in worse))
     better = [m for m in note.mentions("improving", spec["improving"]) if m.asserted]
