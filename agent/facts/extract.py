@@ -109,6 +109,8 @@ def _red_flags(note: Note, lex: dict[str, Any]) -> dict[str, Fact]:
         risks = note.mentions(f"{flag}:risk", spec.get("risk_factors", []))
         if spec.get("remote_event"):  # "rituximab 2008, complete remission 2009": a course long over
             risks = [m for m in risks if not _remote_event(note, m, spec)]
+        if spec.get("never_taken"):  # "etanercept: NEVER STARTED" anywhere: none of its mentions counts
+            risks = [m for m in risks if not _never_taken(note, m.text, spec["never_taken"])]
         chronic = fact_from(note, risks, historical_ok=True)
         if chronic.status == FactStatus.present:
             _add_evidence(fact, chronic.evidence)
@@ -467,6 +469,12 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
     if negative:
         return Fact(status=FactStatus.absent, discounted=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in negative))
     return Fact()
+
+
+def _never_taken(note: Note, term: str, template: str) -> bool:
+    """The note says somewhere that the drug ``term`` was never started, taken or filled."""
+    pattern = template.replace("{term}", re.escape(term.strip()))
+    return re.search(pattern, note.text, re.IGNORECASE) is not None
 
 
 def _when_said(note: Note, mention: Mention) -> tuple[date, int]:
