@@ -690,8 +690,8 @@ def test_a_lesion_to_characterise(note: str, status: FactStatus) -> None:
 def test_the_latest_document_decides_a_refusal_not_the_text_order() -> None:
     """An older note attached after the latest one: the refusal in the latest note stands."""
     note = (
-        "=== PROGRESS NOTE 10/20/2026 ===\nSciatica, 9 weeks of PT and naproxen, no better. Offered L5 ESI - declined.\n\n"
-        "=== PT NOTE 09/01/2026 ===\nDiscussed epidural steroid injection; she will consider it."
+        "=== PROGRESS NOTE 09/20/2026 ===\nSciatica, 9 weeks of PT and naproxen, no better. Offered L5 ESI - declined.\n\n"
+        "=== PT NOTE 08/01/2026 ===\nDiscussed epidural steroid injection; she will consider it."
     )
     assert extract_facts(make_case(note)).candidacy.status == FactStatus.absent
 

@@ -462,7 +462,7 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
             return Fact(status=FactStatus.present, evidence=evidence, conflicts=conflicts)
         # the later statement: by the date of its document first (an older note may be attached after
         # the latest one), then by its place in the text
-        if max(_when_said(note, m) for m in negative) > max(_when_said(note, m) for m in positive):
+        if _said_later(note, negative, positive):
             positive = []
     if positive:
         return Fact(status=FactStatus.present, evidence=_dedupe(note.evidence(m.start, m.end, m.sentence) for m in positive))
@@ -477,9 +477,13 @@ def _never_taken(note: Note, term: str, template: str) -> bool:
     return re.search(pattern, note.text, re.IGNORECASE) is not None
 
 
-def _when_said(note: Note, mention: Mention) -> tuple[date, int]:
-    """When a statement was made: its document's date (the note's if undated), then its offset."""
-    return (note.written_on(mention.start) or note.note_date or date.min, mention.start)
+def _said_later(note: Note, these: list[Mention], those: list[Mention]) -> bool:
+    """The last of ``these`` was said after the last of ``those``: by the dates of their documents where
+    every one is dated (an older note may be attached after the latest), else by place in the text."""
+    dates = {m.start: note.written_on(m.start) for m in [*these, *those]}
+    if all(dates.values()):
+        return max((dates[m.start], m.start) for m in these) > max((dates[m.start], m.start) for m in those)  # type: ignore[operator]
+    return max(m.start for m in these) > max(m.start for m in those)
 
 
 def _injection_given(note: Note, spec: dict[str, Any]) -> list[Mention]:
