@@ -103,6 +103,11 @@ FLAG_ROWS = [
     ("dot-leader no", "Fever or chills ............ No\nNight sweats ............... No", set()),
     ("table cell negative bilat", "| Hoffmann | negative bilat | negative bilat |", set()),
     ("initial after a slash", "Urosepsis/E. coli bacteremia 03/2024, treated, resolved.", set()),
+    ("answer word after each item", "Review: fevers no, rigors no, unintended weight loss no.", set()),
+    ("answer word in a piped form", "Screen: IV drug use no | prior cancer no | significant trauma no", set()),
+    ("yes keeps the item", "Screen: fever yes, night sweats no.", {"infection"}),
+    ("dot leader then prefix no", "Constitutional ........ no fevers or sweats", set()),
+    ("aseptic technique", "Skin prepped in aseptic fashion, then the injection.", set()),
     ("il-17 biologic", "Plaque psoriasis, on ixekizumab since spring.", {"infection"}),
     ("biologic naive", "Ankylosing spondylitis, biologic naive, NSAIDs only.", set()),
     ("bracketed no answers", "Screen: fever [no] night sweats [no] cancer history [no]", set()),
@@ -127,6 +132,8 @@ def test_red_flags(note: str, expected: set[str]) -> None:
         pytest.param("Went down on the bathroom floor; after the fall she could not stand.", True, id="the-fall-event"),
         pytest.param("Tripped over the dog Sunday and landed hard.", True, id="tripped"),
         pytest.param("Falls risk assessed, moderate.", False, id="falls-risk"),
+        pytest.param("Two near-falls on the stairs this month, caught the rail.", False, id="near-falls"),
+        pytest.param("Unsteady, grabbed the counter - no actual fall.", False, id="no-actual-fall"),
     ],
 )
 def test_fall_the_event_not_the_season(note: str, fall: bool) -> None:
