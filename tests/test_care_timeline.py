@@ -26,6 +26,13 @@ def care_of(text: str, note_date: date = NOTE_DATE) -> ConservativeCare:
 
 
 ROWS = [
+    # --- care the patient declined is no course, whatever date its sentence carries
+    (
+        "declined-pt-referral-is-no-course",
+        "Sciatica since July. At the July visit she declined medication and declined a PT referral. Naproxen since 10/05/2026.",
+        None,
+        4.1,
+    ),
     # --- a course dated by month and year, open-ended ("- present", "to date")
     (
         "numeric-month-year-to-present",

@@ -710,6 +710,8 @@ def test_the_latest_document_decides_a_refusal_not_the_text_order() -> None:
         pytest.param("Fusion L4-S1 2021. Back pain worse at night as it has been for years.", False, id="worse-at-night"),
         pytest.param("Fusion L4-S1 2021. Right leg numbness, worse since August.", True, id="worse-since"),
         pytest.param("Fusion L4-S1 2021. Pain steadily getting worse over six weeks.", True, id="getting-worse"),
+        pytest.param("Fusion L4-S1 2021. Looking for a new pain specialist after a move.", False, id="a-new-pain-specialist"),
+        pytest.param("Fusion L4-S1 2021. New right thigh pain since September.", True, id="new-thigh-pain"),
     ],
 )
 def test_what_aggravates_is_not_progression(note: str, worsening: bool) -> None:
