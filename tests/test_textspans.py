@@ -20,6 +20,8 @@ def texts(note: str) -> list[str]:
         pytest.param("Seen by Dr. Smith today.", ["Seen by Dr. Smith today."], id="dr"),
         pytest.param("Mr. Jones is here.", ["Mr. Jones is here."], id="mr"),
         pytest.param("MRI vs. CT was discussed.", ["MRI vs. CT was discussed."], id="vs"),
+        pytest.param("Urosepsis/E. coli bacteremia.", ["Urosepsis/E. coli bacteremia."], id="genus-after-slash"),
+        pytest.param("CRP 140 mg/L. She had surgery.", ["CRP 140 mg/L.", "She had surgery."], id="unit-ends-sentence"),
         pytest.param("NSAIDs, e.g. ibuprofen, helped.", ["NSAIDs, e.g. ibuprofen, helped."], id="eg"),
         pytest.param("Same side, i.e. left.", ["Same side, i.e. left."], id="ie"),
         pytest.param("Takes ibuprofen b.i.d. with food.", ["Takes ibuprofen b.i.d. with food."], id="bid-mid"),

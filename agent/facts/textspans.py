@@ -204,9 +204,11 @@ def _is_abbreviation(word: str, next_char: str, may_be_list_marker: bool) -> boo
     ``may_be_list_marker``: ``word`` opens its block or follows the end of a sentence.
     """
     lower = word.lower()
+    if len(word) == 1 and word.isupper():
+        return True  # an initial: "J. Smith"
     tail = re.split(r"[/(-]", word)[-1]
-    if len(tail) == 1 and tail.isupper():
-        return True  # an initial: "J. Smith", "Urosepsis/E. coli bacteremia"
+    if len(tail) == 1 and tail.isupper() and next_char.islower():
+        return True  # a genus initial after a slash: "Urosepsis/E. coli bacteremia" (not "140 mg/L. She")
     if word.isdigit() and len(word) <= 2 and may_be_list_marker:
         return True  # a list marker: "1. Lumbar strain. 2. Sciatica."
     if lower in _TITLES:
