@@ -472,9 +472,14 @@ def _candidacy(note: Note, lex: dict[str, Any]) -> Fact:
 
 
 def _never_taken(note: Note, term: str, template: str) -> bool:
-    """The note says somewhere that the drug ``term`` was never started, taken or filled."""
-    pattern = template.replace("{term}", re.escape(term.strip()))
-    return re.search(pattern, note.text, re.IGNORECASE) is not None
+    """The note says somewhere that the drug ``term`` was never started, taken or filled (looked for
+    around each place the drug is named, not across the whole note)."""
+    name = re.escape(term.strip())
+    pattern = re.compile(template.replace("{term}", name), re.IGNORECASE)
+    for found in re.finditer(name, note.text, re.IGNORECASE):
+        if pattern.search(note.text, max(0, found.start() - 80), found.end() + 120):
+            return True
+    return False
 
 
 def _said_later(note: Note, these: list[Mention], those: list[Mention]) -> bool:
