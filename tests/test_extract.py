@@ -108,6 +108,8 @@ FLAG_ROWS = [
     ("yes keeps the item", "Screen: fever yes, night sweats no.", {"infection"}),
     ("dot leader then prefix no", "Constitutional ........ no fevers or sweats", set()),
     ("aseptic technique", "Skin prepped in aseptic fashion, then the injection.", set()),
+    ("steroid dated within a month", "prednisone 40 mg daily .... 03/02-03/07/2026 .... Completed", set()),
+    ("steroid ongoing", "prednisone 7.5 mg daily since 2023 for polymyalgia.", {"fracture"}),
     ("il-17 biologic", "Plaque psoriasis, on ixekizumab since spring.", {"infection"}),
     ("biologic naive", "Ankylosing spondylitis, biologic naive, NSAIDs only.", set()),
     ("bracketed no answers", "Screen: fever [no] night sweats [no] cancer history [no]", set()),
