@@ -16,6 +16,7 @@ treats a mention inside one as negated. A row marked in both columns, or in neit
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -42,22 +43,33 @@ def _cells(line: str, offset: int) -> list[Cell]:
     return [Cell(offset + a + 1, offset + b, line[a + 1 : b]) for a, b in pairwise(bars)]
 
 
-def answered_no(note: str) -> list[tuple[int, int]]:
-    """Spans of the first cell of every row marked only in a "No" column of a Yes/No table."""
-    spans: list[tuple[int, int]] = []
-    yes_col: int | None = None
-    no_col: int | None = None
+def _rows(note: str) -> Iterator[list[Cell] | None]:
+    """The cells of each ``|`` table row of the note, in order; None where a table ends (a line that is
+    not a row). Divider rows are skipped."""
     offset = 0
     for line in note.splitlines(keepends=True):
         start, offset = offset, offset + len(line)
         text = line.rstrip("\r\n")
         if not text.lstrip().startswith("|"):
+            yield None
+        elif not _DIVIDER.match(text):
+            yield _cells(text, start)
+
+
+def _labels(cells: list[Cell]) -> list[str]:
+    return [cell.text.strip().strip("*_ ") for cell in cells]
+
+
+def answered_no(note: str) -> list[tuple[int, int]]:
+    """Spans of the first cell of every row marked only in a "No" column of a Yes/No table."""
+    spans: list[tuple[int, int]] = []
+    yes_col: int | None = None
+    no_col: int | None = None
+    for cells in _rows(note):
+        if cells is None:
             yes_col = no_col = None  # the table ended
             continue
-        if _DIVIDER.match(text):
-            continue
-        cells = _cells(text, start)
-        labels = [cell.text.strip().strip("*_ ") for cell in cells]
+        labels = _labels(cells)
         if any(_NO.match(label) for label in labels[1:]):  # a header row naming the answers
             no_col = next(i for i, label in enumerate(labels) if i and _NO.match(label))
             yes_col = next((i for i, label in enumerate(labels) if i and _YES.match(label)), None)
@@ -83,17 +95,11 @@ def marked_resolved(note: str) -> list[tuple[int, int]]:
     resolved whatever its words; rows marked Active (or with no status) are left alone."""
     spans: list[tuple[int, int]] = []
     status_col: int | None = None
-    offset = 0
-    for line in note.splitlines(keepends=True):
-        start, offset = offset, offset + len(line)
-        text = line.rstrip("\r\n")
-        if not text.lstrip().startswith("|"):
+    for cells in _rows(note):
+        if cells is None:
             status_col = None  # the table ended
             continue
-        if _DIVIDER.match(text):
-            continue
-        cells = _cells(text, start)
-        labels = [cell.text.strip().strip("*_ ") for cell in cells]
+        labels = _labels(cells)
         header = next((i for i, label in enumerate(labels) if _STATUS_HEADER.match(label)), None)
         if header is not None:
             status_col = header
